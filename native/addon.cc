@@ -1,0 +1,15 @@
+// Entry of the tapwire addon: src/native/index.ts is its only importer.
+#include "common.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  tw::InitTunTap(env, exports);
+  tw::InitNetlink(env, exports);
+  tw::InitIoLoop(env, exports);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(tapwire, Init)

@@ -1,0 +1,87 @@
+// DataPlaneClient: the control plane's handle on the data plane worker. It sends commands and awaits their
+// replies, and reads counters straight from the shared block.
+import { Worker } from 'node:worker_threads';
+import { TwError, isErrorCode } from '../errors.js';
+import { CounterBlock } from '../dataplane/counters.js';
+import { Command, Reply } from '../dataplane/protocol.js';
+
+/** WorkerLog is a log line the worker asks the main thread to write. */
+export interface WorkerLog {
+  level: 'info' | 'warn' | 'error';
+  msg: string;
+  fields?: Record<string, unknown>;
+}
+
+/** DataPlaneClient runs the data plane worker; see the comment at the top of this file. */
+export class DataPlaneClient {
+  readonly counters = new CounterBlock();
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private nextId = 1;
+  private exited = false;
+  private readonly ready: Promise<void>;
+
+  constructor(onLog: (log: WorkerLog) => void, onExit: (code: number) => void) {
+    this.worker = new Worker(new URL('../dataplane/worker.js', import.meta.url), { workerData: { counters: this.counters.buffer } });
+    this.ready = new Promise((resolve, reject) => {
+      this.worker.once('error', reject);
+      this.worker.on('message', (m: Reply | { ready: true } | { log: WorkerLog }) => {
+        if ('ready' in m) {
+          this.worker.off('error', reject);
+          resolve();
+        } else if ('log' in m) {
+          onLog(m.log);
+        } else {
+          this.settle(m);
+        }
+      });
+    });
+    this.worker.on('error', (e) => this.failAll(e));
+    this.worker.on('exit', (code) => {
+      this.exited = true;
+      this.failAll(new Error(`data plane worker exited with code ${code}`));
+      onExit(code);
+    });
+  }
+
+  /** started resolves once the worker is up. */
+  started(): Promise<void> {
+    return this.ready;
+  }
+
+  /** call sends a command and resolves with its result, or rejects with a TwError. */
+  call<T>(command: Command): Promise<T> {
+    if (this.exited) return Promise.reject(new TwError('TW_ERR_INTERNAL', 'the data plane is not running'));
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.worker.postMessage({ id, command });
+    });
+  }
+
+  /** stop shuts the data plane down (devices closed) and waits for the worker to end. */
+  async stop(): Promise<void> {
+    if (this.exited) return;
+    const exit = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    try {
+      await this.call({ op: 'shutdown' });
+    } finally {
+      const timer = setTimeout(() => void this.worker.terminate(), 5000);
+      await exit;
+      clearTimeout(timer);
+    }
+  }
+
+  private settle(reply: Reply): void {
+    const p = this.pending.get(reply.id);
+    if (p === undefined) return;
+    this.pending.delete(reply.id);
+    if (reply.ok) p.resolve(reply.result);
+    else p.reject(new TwError(isErrorCode(reply.error.code) ? reply.error.code : 'TW_ERR_INTERNAL', reply.error.detail));
+  }
+
+  private failAll(e: Error): void {
+    for (const p of this.pending.values()) p.reject(new TwError('TW_ERR_INTERNAL', e.message));
+    this.pending.clear();
+  }
+}

@@ -1,0 +1,72 @@
+// The data plane's thread: builds the DataPlane over the real devices and answers the control plane's
+// commands. A command that throws answers with the error; a frame never throws out of here.
+import { parentPort, workerData } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
+import { TwError } from '../errors.js';
+import { openTapDevice } from '../tap/tap-device.js';
+import { CounterBlock } from './counters.js';
+import { DataPlane } from './dataplane.js';
+import { nativeIo } from './io.js';
+import { Command, Reply, Request } from './protocol.js';
+
+/** WorkerInit is the workerData the control plane passes. */
+export interface WorkerInit {
+  counters: SharedArrayBuffer;
+}
+
+const port = parentPort;
+if (port === null) throw new Error('dataplane/worker.js must run in a worker thread');
+const init = workerData as WorkerInit;
+
+const plane = new DataPlane({
+  counters: new CounterBlock(init.counters),
+  io: nativeIo,
+  openTap: openTapDevice,
+  clock: () => performance.now(),
+  log: (level, msg, fields) => port.postMessage({ log: { level, msg, fields } }),
+});
+const ticker = setInterval(() => plane.tick(), 1000);
+
+function run(command: Command): unknown {
+  switch (command.op) {
+    case 'addBridge':
+      return plane.addBridge(command.spec);
+    case 'updateBridge':
+      return plane.updateBridge(command.name, command);
+    case 'removeBridge':
+      return plane.removeBridge(command.name, command.force);
+    case 'listBridges':
+      return plane.listBridges();
+    case 'addPort':
+      return plane.addPort(command.bridge, command.spec);
+    case 'removePort':
+      return plane.removePort(command.bridge, command.name);
+    case 'listPorts':
+      return plane.listPorts(command.bridge);
+    case 'fdbList':
+      return plane.fdbList(command.bridge);
+    case 'fdbAdd':
+      return plane.fdbAdd(command.bridge, command.mac, command.port);
+    case 'fdbDelete':
+      return plane.fdbDelete(command.bridge, command.mac);
+    case 'fdbFlush':
+      return plane.fdbFlush(command.bridge);
+    case 'shutdown':
+      clearInterval(ticker);
+      plane.close();
+      return null;
+  }
+}
+
+port.on('message', (req: Request) => {
+  let reply: Reply;
+  try {
+    reply = { id: req.id, ok: true, result: run(req.command) ?? null };
+  } catch (e) {
+    const error = e instanceof TwError ? e.toJSON() : { code: 'TW_ERR_INTERNAL' as const, detail: e instanceof Error ? e.message : String(e) };
+    reply = { id: req.id, ok: false, error };
+  }
+  port.postMessage(reply);
+  if (req.command.op === 'shutdown') port.close();
+});
+port.postMessage({ ready: true });

@@ -1,0 +1,110 @@
+// The one typed loader of the native addon (native/*.cc, built by node-gyp into build/Release).
+// Only the device and port code imports this module.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** OpenTunOptions are the arguments of openTun(). */
+export interface OpenTunOptions {
+  /** Interface name (at most 15 bytes); empty lets the kernel choose. */
+  name: string;
+  mode: 'tap' | 'tun';
+  /** Size of the virtio-net header in front of each frame: 12 (the default), 10, or 0 for none. */
+  vnetHdrSize?: number;
+  /** Ask for checksum, TSO and USO offloads (TUNSETOFFLOAD); default true. */
+  offload?: boolean;
+  multiQueue?: boolean;
+}
+
+/** OpenTunResult describes an attached TUN/TAP queue. */
+export interface OpenTunResult {
+  fd: number;
+  name: string;
+  /** The TUN_F_* offload bits that took effect. */
+  offloads: number;
+}
+
+/** LinkOptions name an interface, in the daemon's namespace or in a named one (/run/netns). */
+export interface LinkRef {
+  ifname: string;
+  netns?: string;
+}
+
+/** IoLoop is the batched poller of native/ioloop.cc; its header comment is the contract. */
+export interface IoLoop {
+  readonly rxBuffer: ArrayBuffer;
+  readonly rxLengths: Int32Array;
+  /** Triples [fd, offset, length] into rxBuffer, written by JS before flush(n). */
+  readonly txPlan: Int32Array;
+  /** 0 or the errno of each write of the last flush. */
+  readonly txResult: Int32Array;
+  readonly slots: number;
+  readonly slotSize: number;
+  readonly planSize: number;
+  add(fd: number, port: number): void;
+  remove(port: number): boolean;
+  flush(n: number): number;
+  send(fd: number, frame: Uint8Array): number;
+  close(): void;
+}
+
+/** IoLoopOptions size the receive arena and the write plan. */
+export interface IoLoopOptions {
+  slots: number;
+  slotSize: number;
+  planSize: number;
+}
+
+/** BatchHandler receives `count` frames read from `port` (or an errno that stopped its polling). */
+export type BatchHandler = (port: number, count: number, errno: number) => void;
+
+/** NativeAddon is the surface of build/Release/tapwire.node. */
+export interface NativeAddon {
+  openTun(options: OpenTunOptions): OpenTunResult;
+  setPersist(fd: number, on: boolean): void;
+  setOwner(fd: number, uid: number): void;
+  setGroup(fd: number, gid: number): void;
+  closeFd(fd: number): void;
+  linkSet(options: LinkRef & { mac?: Uint8Array; mtu?: number; up?: boolean }): void;
+  linkMove(options: LinkRef & { to: string }): void;
+  linkDel(options: LinkRef): void;
+  linkIndex(options: LinkRef): number;
+  addrAdd(options: LinkRef & { family: 4 | 6; address: Uint8Array; prefixLength: number; nodad?: boolean }): void;
+  offloadFlags: { CSUM: number; TSO4: number; TSO6: number; TSO_ECN: number; USO4: number; USO6: number };
+  IoLoop: new (options: IoLoopOptions, onBatch: BatchHandler) => IoLoop;
+}
+
+/** NativeError is what the addon throws when the kernel refuses: `code` is the errno name. */
+export interface NativeError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+}
+
+/** isNativeError tells a kernel refusal from the addon apart from other errors. */
+export function isNativeError(e: unknown): e is NativeError {
+  return e instanceof Error && typeof (e as NativeError).errno === 'number' && typeof (e as NativeError).syscall === 'string';
+}
+
+function findAddon(): string {
+  // dist/src/native/index.js and src/native/index.ts both sit below the package root.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = join(dir, 'build', 'Release', 'tapwire.node');
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  throw new Error('tapwire native addon not found: run `npm ci` (or `npx node-gyp rebuild`) to build build/Release/tapwire.node');
+}
+
+let cached: NativeAddon | undefined;
+
+/** native returns the loaded addon, loading it on first use (per thread). */
+export function native(): NativeAddon {
+  if (cached === undefined) {
+    const require = createRequire(import.meta.url);
+    cached = require(findAddon()) as NativeAddon;
+  }
+  return cached;
+}

@@ -1,0 +1,87 @@
+// The virtio-net header (struct virtio_net_hdr_v1, 12 bytes) that the kernel puts in front of every frame
+// of a TUN/TAP opened with IFF_VNET_HDR, and expects in front of every frame written to it. tapwire uses
+// one size everywhere (TUNSETVNETHDRSZ 12), so a received header can be passed on untouched. Fields are
+// little-endian (the host order on the machines tapwire runs on; the kernel's legacy default).
+
+/** VNET_HDR_LEN is the header size used on every device. */
+export const VNET_HDR_LEN = 12;
+
+/** VNET holds the header field offsets. */
+export const VNET = { FLAGS: 0, GSO_TYPE: 1, HDR_LEN: 2, GSO_SIZE: 4, CSUM_START: 6, CSUM_OFFSET: 8, NUM_BUFFERS: 10 } as const;
+
+/** VNET_FLAG holds the flag bits. */
+export const VNET_FLAG = { NEEDS_CSUM: 1, DATA_VALID: 2, RSC_INFO: 4 } as const;
+
+/** GSO holds the gso_type values (ECN is a bit on top of the type). */
+export const GSO = { NONE: 0, TCPV4: 1, UDP: 3, TCPV6: 4, UDP_L4: 5, ECN: 0x80 } as const;
+
+/** VnetHeader is a parsed virtio-net header. */
+export interface VnetHeader {
+  flags: number;
+  gsoType: number;
+  hdrLen: number;
+  gsoSize: number;
+  csumStart: number;
+  csumOffset: number;
+  numBuffers: number;
+}
+
+function u16(buf: Uint8Array, off: number): number {
+  return buf[off]! | (buf[off + 1]! << 8);
+}
+
+function put16(buf: Uint8Array, off: number, v: number): void {
+  buf[off] = v & 0xff;
+  buf[off + 1] = v >>> 8;
+}
+
+/** parseVnetHeader reads the header at `off`; the caller has checked that 12 bytes are there. */
+export function parseVnetHeader(buf: Uint8Array, off = 0): VnetHeader {
+  return {
+    flags: buf[off + VNET.FLAGS]!,
+    gsoType: buf[off + VNET.GSO_TYPE]!,
+    hdrLen: u16(buf, off + VNET.HDR_LEN),
+    gsoSize: u16(buf, off + VNET.GSO_SIZE),
+    csumStart: u16(buf, off + VNET.CSUM_START),
+    csumOffset: u16(buf, off + VNET.CSUM_OFFSET),
+    numBuffers: u16(buf, off + VNET.NUM_BUFFERS),
+  };
+}
+
+/** emitVnetHeader writes `h` at `off`. */
+export function emitVnetHeader(h: VnetHeader, buf: Uint8Array, off = 0): void {
+  buf[off + VNET.FLAGS] = h.flags;
+  buf[off + VNET.GSO_TYPE] = h.gsoType;
+  put16(buf, off + VNET.HDR_LEN, h.hdrLen);
+  put16(buf, off + VNET.GSO_SIZE, h.gsoSize);
+  put16(buf, off + VNET.CSUM_START, h.csumStart);
+  put16(buf, off + VNET.CSUM_OFFSET, h.csumOffset);
+  put16(buf, off + VNET.NUM_BUFFERS, h.numBuffers);
+}
+
+/** isGsoAt tells whether the header at `off` describes a GSO frame (one that will be segmented later). */
+export function isGsoAt(buf: Uint8Array, off: number): boolean {
+  return (buf[off + VNET.GSO_TYPE]! & ~GSO.ECN) !== GSO.NONE;
+}
+
+/** gsoSizeAt reads gso_size of the header at `off`. */
+export function gsoSizeAt(buf: Uint8Array, off: number): number {
+  return u16(buf, off + VNET.GSO_SIZE);
+}
+
+/**
+ * vnetHeaderValid checks a received header against the frame of `frameLen` bytes behind it: a known GSO
+ * type with a non-zero gso_size, and a checksum request that lies inside the frame. The kernel would
+ * refuse to take a frame that fails this (EINVAL), so the bridge drops it on ingress instead.
+ */
+export function vnetHeaderValid(buf: Uint8Array, off: number, frameLen: number): boolean {
+  const type = buf[off + VNET.GSO_TYPE]! & ~GSO.ECN;
+  if (type !== GSO.NONE) {
+    if (type !== GSO.TCPV4 && type !== GSO.TCPV6 && type !== GSO.UDP && type !== GSO.UDP_L4) return false;
+    if (u16(buf, off + VNET.GSO_SIZE) === 0) return false;
+  }
+  if ((buf[off + VNET.FLAGS]! & VNET_FLAG.NEEDS_CSUM) !== 0) {
+    if (u16(buf, off + VNET.CSUM_START) + u16(buf, off + VNET.CSUM_OFFSET) + 2 > frameLen) return false;
+  }
+  return true;
+}
