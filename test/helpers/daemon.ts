@@ -1,0 +1,109 @@
+// A tapwired process under test, started inside a Lab namespace with a topology file, read through its JSON
+// log lines (`ready`, `stats`).
+import { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { Lab } from './lab.js';
+
+/** MAIN is the compiled daemon entry. */
+export const MAIN = fileURLToPath(new URL('../../src/daemon/main.js', import.meta.url));
+
+/** PortStats is a port's entry in the daemon's `stats` line. */
+export interface PortStats {
+  name: string;
+  index: number;
+  state: string;
+  counters: {
+    rxFrames: number;
+    rxBytes: number;
+    txFrames: number;
+    txBytes: number;
+    rxGsoFrames: number;
+    txGsoFrames: number;
+    drops: Record<string, number>;
+  };
+}
+
+/** BridgeStats is a bridge's entry in the `stats` line. */
+export interface BridgeStats {
+  name: string;
+  counters: Record<string, number>;
+}
+
+/** RunningDaemon is a started tapwired. */
+export class RunningDaemon {
+  readonly lines: Record<string, unknown>[] = [];
+  private waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
+  readonly exited: Promise<number | null>;
+  stderr = '';
+
+  constructor(
+    readonly proc: ChildProcess,
+    private readonly dir: string,
+  ) {
+    createInterface({ input: proc.stdout! }).on('line', (text) => {
+      let line: Record<string, unknown>;
+      try {
+        line = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        return;
+      }
+      this.lines.push(line);
+      this.waiters = this.waiters.filter((w) => {
+        if (!w.pred(line)) return true;
+        w.resolve(line);
+        return false;
+      });
+    });
+    proc.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
+    this.exited = new Promise((r) => proc.once('exit', (code) => r(code)));
+  }
+
+  /** waitFor resolves with the first log line (past or future) matching `pred`. */
+  waitFor(pred: (l: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+    const seen = this.lines.find(pred);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`daemon log line not seen in ${timeoutMs} ms; stderr: ${this.stderr}; log: ${JSON.stringify(this.lines.slice(-5))}`)), timeoutMs);
+      this.waiters.push({
+        pred,
+        resolve: (l) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      });
+    });
+  }
+
+  /** stats asks for a `stats` line (SIGUSR1) and returns the ports and bridges by name. */
+  async stats(): Promise<{ ports: Record<string, PortStats>; bridges: Record<string, BridgeStats> }> {
+    const count = this.lines.length;
+    this.proc.kill('SIGUSR1');
+    const line = await this.waitFor((l) => l.msg === 'stats' && this.lines.indexOf(l) >= count);
+    const ports = Object.fromEntries((line.ports as PortStats[]).map((p) => [p.name, p]));
+    const bridges = Object.fromEntries((line.bridges as BridgeStats[]).map((b) => [b.name, b]));
+    return { ports, bridges };
+  }
+
+  /** stop sends SIGTERM and waits for the exit code. */
+  async stop(): Promise<number | null> {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGTERM');
+    const code = await this.exited;
+    rmSync(this.dir, { recursive: true, force: true });
+    return code;
+  }
+}
+
+/** startDaemon runs tapwired in namespace `ns` (short name) with `topology` and waits for `ready`. */
+export async function startDaemon(lab: Lab, ns: string, topology: unknown): Promise<RunningDaemon> {
+  const dir = mkdtempSync(join(tmpdir(), `${lab.prefix}-`));
+  const config = join(dir, 'topology.json');
+  writeFileSync(config, JSON.stringify(topology));
+  const d = new RunningDaemon(lab.spawn(ns, process.execPath, [MAIN, '--config', config]), dir);
+  const outcome = await Promise.race([d.waitFor((l) => l.msg === 'ready', 20_000).then(() => 'ready'), d.exited.then((c) => `exited with ${c}`)]);
+  if (outcome !== 'ready') throw new Error(`tapwired did not start (${outcome}): ${d.stderr} ${JSON.stringify(d.lines)}`);
+  return d;
+}

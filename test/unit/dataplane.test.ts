@@ -1,0 +1,144 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TwError } from '../../src/errors.js';
+import { CounterBlock } from '../../src/dataplane/counters.js';
+import { DataPlane } from '../../src/dataplane/dataplane.js';
+import { FakeIo } from '../../src/dataplane/fake-io.js';
+import { FakeTaps } from '../../src/tap/fake-tap.js';
+import { BROADCAST, emitEthernet } from '../../src/wire/ethernet.js';
+import { GSO, VNET_FLAG, VNET_HDR_LEN, emitVnetHeader } from '../../src/wire/virtio-net.js';
+import { parseCidr } from '../../src/wire/cidr.js';
+import { PortSpec } from '../../src/dataplane/protocol.js';
+
+const H1 = 0x02_00_00_00_00_01;
+const H2 = 0x02_00_00_00_00_02;
+
+function withVnet(eth: Uint8Array, gsoSize = 0): Uint8Array {
+  const out = new Uint8Array(VNET_HDR_LEN + eth.length);
+  if (gsoSize > 0) emitVnetHeader({ flags: VNET_FLAG.NEEDS_CSUM, gsoType: GSO.TCPV4, hdrLen: 66, gsoSize, csumStart: 34, csumOffset: 16, numBuffers: 0 }, out);
+  out.set(eth, VNET_HDR_LEN);
+  return out;
+}
+
+function eth(dst: number, src: number, payload = 46): Uint8Array {
+  return emitEthernet({ dst, src, etherType: 0x0800 }, new Uint8Array(payload).fill(0xab));
+}
+
+function tap(name: string, extra: Partial<PortSpec> = {}): PortSpec {
+  return { name, kind: 'tap', addresses: [], up: true, ...extra };
+}
+
+function setup() {
+  const counters = new CounterBlock();
+  const taps = new FakeTaps();
+  let io!: FakeIo;
+  let now = 0;
+  const plane = new DataPlane({
+    counters,
+    io: (onBatch) => (io = new FakeIo(onBatch, 8, 2048, 64)),
+    openTap: taps.opener,
+    clock: () => now,
+  });
+  plane.addBridge({ name: 'br0', agingSeconds: 300, fdbMax: 8192 });
+  const a = plane.addPort('br0', tap('a'));
+  const b = plane.addPort('br0', tap('b'));
+  const c = plane.addPort('br0', tap('c'));
+  return { plane, io, taps, counters, a, b, c, tick: (ms: number) => (now += ms) };
+}
+
+test('dataplane: frames cross with their vnet header; counters count frames and bytes', () => {
+  const { io, taps, counters, a, b, c } = setup();
+  const f = withVnet(eth(BROADCAST, H1));
+  io.deliver(a.index, [f]);
+  assert.deepEqual(io.take(taps.fdOf('b')), [f]);
+  assert.deepEqual(io.take(taps.fdOf('c')), [f]);
+  assert.deepEqual(io.take(taps.fdOf('a')), [], 'never back out of the ingress port');
+  io.deliver(b.index, [withVnet(eth(H1, H2))]);
+  assert.equal(io.take(taps.fdOf('a')).length, 1);
+  assert.equal(io.take(taps.fdOf('c')).length, 0, 'learned unicast does not reach c');
+  const ca = counters.readPort(a.index);
+  assert.deepEqual(ca, { rxFrames: 1, rxBytes: 60, txFrames: 1, txBytes: 60, rxGsoFrames: 0, txGsoFrames: 0, drops: {} });
+  assert.equal(counters.readPort(c.index).txFrames, 1);
+});
+
+test('dataplane: runts, truncated reads and bad vnet headers are dropped and counted by reason', () => {
+  const { io, counters, a } = setup();
+  const badVnet = withVnet(eth(BROADCAST, H1));
+  badVnet[1] = 2; // unknown GSO type
+  io.deliver(a.index, [new Uint8Array(VNET_HDR_LEN + 13), new Uint8Array(4), new Uint8Array(2048), badVnet, withVnet(eth(0x01_80_c2_00_00_00, H1)), withVnet(eth(BROADCAST, 0x01_00_00_00_00_01))]);
+  assert.deepEqual(counters.readPort(a.index).drops, { runt: 2, truncated: 1, bad_vnet_hdr: 1, reserved_group: 1, group_source: 1 });
+  assert.equal(counters.readPort(a.index).rxFrames, 6);
+});
+
+test('dataplane: GSO frames pass whole and are counted; write errors become port_down / write_error', () => {
+  const { io, taps, counters, a, b, c } = setup();
+  const big = withVnet(eth(BROADCAST, H1, 1900), 1448); // larger than the 1500 MTU, but a GSO frame
+  io.deliver(a.index, [big]);
+  assert.equal(io.take(taps.fdOf('b'))[0]!.length, big.length);
+  assert.equal(counters.readPort(a.index).rxGsoFrames, 1);
+  assert.equal(counters.readPort(b.index).txGsoFrames, 1);
+  io.failing.set(taps.fdOf('b'), 5); // EIO: the netdev is down
+  io.failing.set(taps.fdOf('c'), 22);
+  io.deliver(a.index, [withVnet(eth(BROADCAST, H1))]);
+  assert.deepEqual(counters.readPort(b.index).drops, { port_down: 1 });
+  assert.deepEqual(counters.readPort(c.index).drops, { write_error: 1 });
+  const plain = withVnet(eth(BROADCAST, H1, 1501));
+  io.failing.clear();
+  io.deliver(a.index, [plain]);
+  assert.equal(counters.readPort(b.index).drops.too_big, 1);
+});
+
+test('dataplane: a read error marks the port error and counts read_error', () => {
+  const { io, plane, counters, a } = setup();
+  io.fail(a.index, 77);
+  assert.equal(counters.readPort(a.index).drops.read_error, 1);
+  assert.equal(plane.listPorts('br0').find((p) => p.name === 'a')!.state, 'error');
+});
+
+test('dataplane: failed commands change nothing', () => {
+  const { plane, taps, io } = setup();
+  const before = { bridges: plane.listBridges(), ports: plane.listPorts(), fds: [...taps.open.keys()], polled: [...io.polled] };
+  assert.throws(() => plane.addBridge({ name: 'br0', agingSeconds: 300, fdbMax: 10 }), (e: TwError) => e.code === 'TW_ERR_EXISTS');
+  assert.throws(() => plane.addPort('nope', tap('d')), (e: TwError) => e.code === 'TW_ERR_NOT_FOUND');
+  assert.throws(() => plane.addPort('br0', tap('a')), (e: TwError) => e.code === 'TW_ERR_EXISTS');
+  taps.failNext = Object.assign(new Error('ioctl(TUNSETIFF): Device or resource busy (EBUSY)'), { code: 'EBUSY', errno: 16, syscall: 'ioctl(TUNSETIFF)' });
+  assert.throws(() => plane.addPort('br0', tap('d', { addresses: [parseCidr('10.0.0.1/24')] })), (e: TwError) => e.code === 'TW_ERR_EXISTS');
+  taps.failNext = Object.assign(new Error('open(/run/netns/<name>): No such file or directory (ENOENT)'), { code: 'ENOENT', errno: 2, syscall: 'open(/run/netns/<name>)' });
+  assert.throws(() => plane.addPort('br0', tap('d', { netns: 'missing' })), (e: TwError) => e.code === 'TW_ERR_VALIDATION' && /missing does not exist/.test(e.detail));
+  assert.throws(() => plane.removePort('br0', 'zz'), (e: TwError) => e.code === 'TW_ERR_NOT_FOUND');
+  assert.throws(() => plane.removeBridge('br0', false), (e: TwError) => e.code === 'TW_ERR_IN_USE');
+  assert.throws(() => plane.fdbDelete('br0', '02:00:00:00:00:09'), (e: TwError) => e.code === 'TW_ERR_NOT_FOUND');
+  assert.throws(() => plane.fdbAdd('br0', '01:00:00:00:00:09', 'a'), (e: TwError) => e.code === 'TW_ERR_VALIDATION');
+  assert.deepEqual({ bridges: plane.listBridges(), ports: plane.listPorts(), fds: [...taps.open.keys()], polled: [...io.polled] }, before);
+});
+
+test('dataplane: static FDB entries, flush, aging by tick, removal closes devices', () => {
+  const { plane, io, taps, counters, a, b, tick } = setup();
+  plane.fdbAdd('br0', '02:00:00:00:00:02', 'b');
+  io.deliver(a.index, [withVnet(eth(H2, H1))]);
+  assert.equal(io.take(taps.fdOf('b')).length, 1);
+  assert.equal(io.take(taps.fdOf('c')).length, 0, 'static entry: no flood');
+  assert.deepEqual(
+    plane.fdbList('br0').map((r) => [r.mac, r.port, r.static]),
+    [
+      ['02:00:00:00:00:01', 'a', false],
+      ['02:00:00:00:00:02', 'b', true],
+    ],
+  );
+  tick(301_000);
+  plane.tick();
+  assert.deepEqual(plane.fdbList('br0').map((r) => r.mac), ['02:00:00:00:00:02']);
+  const bc = counters.readBridge(plane.listBridges()[0]!.slot);
+  assert.equal(bc.fdbExpired, 1);
+  assert.equal(bc.fdbEntries, 1);
+  assert.equal(plane.fdbFlush('br0'), 0);
+  plane.fdbDelete('br0', '02:00:00:00:00:02');
+  plane.removePort('br0', 'b');
+  assert.equal(io.polled.has(b.index), false);
+  assert.equal(taps.open.size, 2);
+  plane.removeBridge('br0', true);
+  assert.equal(taps.open.size, 0);
+  plane.close();
+  plane.close();
+  assert.equal(io.closed, true);
+});

@@ -1,0 +1,94 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  BROADCAST,
+  emitEthernet,
+  formatMac,
+  isGroupMac,
+  isGroupMacAt,
+  isReservedGroupAt,
+  isZeroMacAt,
+  macAt,
+  macBytes,
+  parseEthernet,
+  parseMac,
+} from '../../src/wire/ethernet.js';
+import { GSO, VNET_FLAG, emitVnetHeader, gsoSizeAt, isGsoAt, parseVnetHeader, vnetHeaderValid } from '../../src/wire/virtio-net.js';
+import { parseCidr } from '../../src/wire/cidr.js';
+
+const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
+
+// An ARP request "who-has 10.0.0.2 tell 10.0.0.1" as tcpdump -xx shows it on a TAP.
+const ARP_REQUEST = hex(`
+  ffff ffff ffff 0200 0000 0001 0806
+  0001 0800 0604 0001 0200 0000 0001 0a00 0001 0000 0000 0000 0a00 0002`);
+
+test('ethernet: takes a literal ARP frame apart and builds it again byte for byte', () => {
+  const h = parseEthernet(ARP_REQUEST);
+  assert.deepEqual(h, { dst: BROADCAST, src: 0x02_00_00_00_00_01, etherType: 0x0806 });
+  const rebuilt = emitEthernet(h!, ARP_REQUEST.subarray(14));
+  assert.deepEqual(rebuilt, ARP_REQUEST);
+  assert.equal(parseEthernet(ARP_REQUEST.subarray(0, 13)), undefined);
+});
+
+test('ethernet: MAC keys round-trip through text and bytes', () => {
+  for (const text of ['00:00:00:00:00:00', 'ff:ff:ff:ff:ff:ff', '02:00:5e:10:00:01', '80:00:00:00:00:01', 'fe:dc:ba:98:76:54']) {
+    const key = parseMac(text);
+    assert.equal(formatMac(key), text);
+    assert.equal(macAt(macBytes(key), 0), key);
+    assert.equal(formatMac(parseMac(text.toUpperCase())), text);
+  }
+  assert.throws(() => parseMac('02:00:00:00:00'), RangeError);
+  assert.throws(() => parseMac('02-00-00-00-00-01'), RangeError);
+  assert.throws(() => parseMac('0g:00:00:00:00:01'), RangeError);
+});
+
+test('ethernet: group, reserved and zero predicates', () => {
+  assert.equal(isGroupMac(BROADCAST), true);
+  assert.equal(isGroupMac(parseMac('01:00:5e:00:00:01')), true);
+  assert.equal(isGroupMac(parseMac('33:33:ff:00:00:01')), true);
+  assert.equal(isGroupMac(parseMac('02:00:00:00:00:01')), false);
+  assert.equal(isGroupMacAt(macBytes(parseMac('03:00:00:00:00:00')), 0), true);
+  for (let last = 0; last <= 0x0f; last++) assert.equal(isReservedGroupAt(hex(`0180c20000${last.toString(16).padStart(2, '0')}`), 0), true);
+  assert.equal(isReservedGroupAt(hex('0180c2000010'), 0), false);
+  assert.equal(isReservedGroupAt(hex('0180c2000100'), 0), false);
+  assert.equal(isZeroMacAt(hex('000000000000'), 0), true);
+  assert.equal(isZeroMacAt(hex('000000000100'), 0), false);
+});
+
+// The header the kernel puts before a TCP/IPv4 GSO frame: NEEDS_CSUM, TCPV4, hdr_len 66, gso_size 1448,
+// csum_start 34, csum_offset 16.
+const VNET_TCP4_GSO = hex('0101 4200 a805 2200 1000 0000');
+
+test('virtio-net: takes a literal header apart and builds it again byte for byte', () => {
+  const h = parseVnetHeader(VNET_TCP4_GSO);
+  assert.deepEqual(h, { flags: VNET_FLAG.NEEDS_CSUM, gsoType: GSO.TCPV4, hdrLen: 66, gsoSize: 1448, csumStart: 34, csumOffset: 16, numBuffers: 0 });
+  const out = new Uint8Array(12);
+  emitVnetHeader(h, out);
+  assert.deepEqual(out, VNET_TCP4_GSO);
+  assert.equal(isGsoAt(VNET_TCP4_GSO, 0), true);
+  assert.equal(gsoSizeAt(VNET_TCP4_GSO, 0), 1448);
+  assert.equal(isGsoAt(hex('0000 0000 0000 0000 0000 0000'), 0), false);
+  assert.equal(isGsoAt(hex('0080 0000 0000 0000 0000 0000'), 0), false, 'the ECN bit alone is not GSO');
+});
+
+test('virtio-net: header validity', () => {
+  assert.equal(vnetHeaderValid(VNET_TCP4_GSO, 0, 65000), true);
+  assert.equal(vnetHeaderValid(VNET_TCP4_GSO, 0, 40), false, 'checksum field beyond the frame');
+  assert.equal(vnetHeaderValid(hex('0002 0000 0000 0000 0000 0000'), 0, 60), false, 'unknown GSO type 2');
+  assert.equal(vnetHeaderValid(hex('0001 0000 0000 0000 0000 0000'), 0, 60), false, 'GSO with gso_size 0');
+  assert.equal(vnetHeaderValid(hex('0085 0000 a805 0000 0000 0000'), 0, 60), true, 'UDP_L4 with ECN bit');
+  assert.equal(vnetHeaderValid(hex('0000 0000 0000 0000 0000 0000'), 0, 14), true);
+});
+
+test('cidr: parses IPv4 and IPv6 with prefix lengths and rejects the rest', () => {
+  assert.deepEqual(parseCidr('10.0.0.1/24'), { family: 4, address: Uint8Array.from([10, 0, 0, 1]), prefixLength: 24, text: '10.0.0.1/24' });
+  const v6 = parseCidr('FD00:0::1/64');
+  assert.equal(v6.family, 6);
+  assert.equal(v6.text, 'fd00::1/64');
+  assert.deepEqual(v6.address, hex('fd00 0000 0000 0000 0000 0000 0000 0001'));
+  assert.deepEqual(parseCidr('::1/128').address, hex('0000 0000 0000 0000 0000 0000 0000 0001'));
+  for (const bad of ['10.0.0.1', '10.0.0.1/33', '10.0.0.256/24', 'fd00::1/129', 'fe80::1%eth0/64', '10.0.0.1/-1', '10.0.0.1/2x', 'hello/8', '']) {
+    assert.throws(() => parseCidr(bad), RangeError, bad);
+  }
+});
