@@ -1,0 +1,627 @@
+// Benchmark: the same small topologies switched by the Linux kernel bridge, by vde_switch and by tapwired,
+// measured one switch after the other in one run, and printed as a table of figures and ratios.
+//
+// Topology, per switch: a switch namespace `sw` and four host namespaces h1..h4 (10.77.0.N/24), each host
+// joined to the switch by one link:
+//   kernel   a `bridge` in sw, veth pairs sw <-> hN (made inside the namespaces, never in the root one);
+//   vde      vde_switch in sw creates the TAPs (-t), which are then moved into hN and configured;
+//   tapwire  tapwired in sw with a topology file; its TAPs land in hN already configured and up.
+// Each switch gets a fresh Lab (namespaces removed before the next switch starts), and the switches never
+// run at the same time: the machine has two cores and the figures would measure the contention.
+//
+// Figures (after a warm-up ping in both directions so ARP and MAC learning are done):
+//   ping   average RTT h1 -> h2 in µs from `ping -c 300 -i 0.005 -q` (lower is better);
+//   tcp1   iperf3 TCP, one stream h1 -> h2, receiver's Gb/s (`end.sum_received` of `iperf3 -J`);
+//   tcp2x  two concurrent iperf3 TCP flows h1 -> h2 and h3 -> h4, sum of the receivers' Gb/s;
+//   udp64  iperf3 UDP with 64-byte payloads at full speed (`-u -b 0 -l 64`) h1 -> h2, packets per second
+//          delivered: the receiver's packets minus the lost ones, over its seconds.
+// The duration of each iperf3 test is `--seconds N` (or env BENCH_SECONDS), 5 by default.
+//
+// Output: the table on stdout, progress on stderr, and every raw figure, ratio, the kernel version and the
+// targets (pass/fail) in bench-results/bench-<ISO 8601 time>.json. The exit code is 0 when every figure was
+// measured, whether or not the targets are met (it is a measurement), and 1 when some figure could not be.
+// Every command has a timeout and a watchdog bounds the whole run; SIGINT/SIGTERM clean up before exiting.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Lab } from '../test/helpers/lab.js';
+import { RunningDaemon, startDaemon } from '../test/helpers/daemon.js';
+
+/** FAMILY marks the benchmark's namespaces (Lab removes stale ones of dead runs of this family). */
+export const FAMILY = 'twb';
+/** HOSTS is the number of host namespaces on every switch. */
+export const HOSTS = 4;
+/** SWITCHES are the switches measured, in the order they run. */
+export const SWITCHES = ['kernel', 'vde', 'tapwire'] as const;
+/** SwitchName names one of SWITCHES. */
+export type SwitchName = (typeof SWITCHES)[number];
+/** FIGURES are the measured figures, in table order. */
+export const FIGURES = ['tcp1', 'tcp2x', 'udp64', 'ping'] as const;
+/** Figure names one of FIGURES. */
+export type Figure = (typeof FIGURES)[number];
+
+/** FIGURE_INFO says how each figure is shown and which direction is better. */
+export const FIGURE_INFO: Record<Figure, { label: string; unit: string; higherIsBetter: boolean }> = {
+  tcp1: { label: 'tcp1', unit: 'Gb/s', higherIsBetter: true },
+  tcp2x: { label: 'tcp2x', unit: 'Gb/s', higherIsBetter: true },
+  udp64: { label: 'udp64', unit: 'pkt/s', higherIsBetter: true },
+  ping: { label: 'ping avg', unit: 'µs', higherIsBetter: false },
+};
+
+const PING_COUNT = 300;
+const PING_INTERVAL = '0.005';
+const IPERF_PORT = '5201';
+const DEFAULT_SECONDS = 5;
+const MAX_SECONDS = 60;
+
+/** hostAddress is host N's IPv4 address (N from 1). */
+export function hostAddress(n: number): string {
+  return `10.77.0.${n}`;
+}
+
+function hostShort(n: number): string {
+  return `h${n}`;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function message(e: unknown): string {
+  const text = e instanceof Error ? e.message : String(e);
+  return text.length > 600 ? `${text.slice(0, 600)}...` : text;
+}
+
+function progress(text: string): void {
+  process.stderr.write(`bench: ${text}\n`);
+}
+
+/** withTimeout rejects with `what` timed out when `p` takes longer than `ms`. */
+export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** parseSeconds reads the iperf3 duration from `--seconds N`, else env BENCH_SECONDS, else the default. */
+export function parseSeconds(argv: string[], env: NodeJS.ProcessEnv): number {
+  const { values } = parseArgs({ args: argv, options: { seconds: { type: 'string' } }, strict: true, allowPositionals: false });
+  const raw = values.seconds ?? env.BENCH_SECONDS;
+  if (raw === undefined || raw === '') return DEFAULT_SECONDS;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_SECONDS) throw new Error(`--seconds must be an integer from 1 to ${MAX_SECONDS}; got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------- rigs
+
+/** Rig is one switch set up in its own Lab; close() is safe to call twice (and concurrently). */
+export interface Rig {
+  readonly lab: Lab;
+  /** diagnostics returns switch-specific counters for the JSON report (tapwired's stats), if any. */
+  diagnostics(): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  return () => (done ??= fn());
+}
+
+async function addNamespaces(lab: Lab): Promise<void> {
+  await lab.addNs('sw');
+  for (let n = 1; n <= HOSTS; n++) await lab.addNs(hostShort(n));
+}
+
+async function configureHost(lab: Lab, n: number, ifname: string): Promise<void> {
+  await lab.ip(hostShort(n), 'addr', 'add', `${hostAddress(n)}/24`, 'dev', ifname);
+  await lab.ip(hostShort(n), 'link', 'set', ifname, 'up');
+}
+
+/** kernelRig builds a kernel bridge in sw with a veth pair to each host. */
+export async function kernelRig(lab: Lab): Promise<Rig> {
+  await addNamespaces(lab);
+  const br = lab.name('br');
+  await lab.ip('sw', 'link', 'add', br, 'type', 'bridge');
+  for (let n = 1; n <= HOSTS; n++) {
+    const swEnd = lab.name(`p${n}`);
+    const hostEnd = lab.name(`e${n}`);
+    await lab.ip('sw', 'link', 'add', swEnd, 'type', 'veth', 'peer', 'name', hostEnd, 'netns', lab.name(hostShort(n)));
+    await lab.ip('sw', 'link', 'set', swEnd, 'master', br);
+    await lab.ip('sw', 'link', 'set', swEnd, 'up');
+    await configureHost(lab, n, hostEnd);
+  }
+  await lab.ip('sw', 'link', 'set', br, 'up');
+  return { lab, diagnostics: () => Promise.resolve(undefined), close: once(() => lab.close()) };
+}
+
+async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`${what} not seen within ${ms} ms`);
+    await sleep(50);
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** stopVde ends the vde_switch whose pid is `pid`, checking first that the pid is still vde_switch. */
+async function stopVde(pid: number): Promise<void> {
+  let comm = '';
+  try {
+    comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return; // already gone
+  }
+  if (comm !== 'vde_switch') return;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + 3000;
+  while (processAlive(pid) && Date.now() < deadline) await sleep(50);
+  if (processAlive(pid)) process.kill(pid, 'SIGKILL');
+}
+
+/** vdeRig runs vde_switch (daemonized, with a pid file) in sw; its TAPs are moved into the hosts. */
+export async function vdeRig(lab: Lab): Promise<Rig> {
+  const dir = mkdtempSync(join(tmpdir(), `${lab.prefix}-vde-`));
+  const pidFile = join(dir, 'vde.pid');
+  let pid: number | undefined;
+  const close = once(async () => {
+    if (pid !== undefined) await stopVde(pid).catch(() => undefined);
+    await lab.close(); // also kills whatever still runs in sw, vde_switch included
+    rmSync(dir, { recursive: true, force: true });
+  });
+  try {
+    await addNamespaces(lab);
+    const taps = Array.from({ length: HOSTS }, (_, i) => lab.name(`t${i + 1}`));
+    const args = [...taps.flatMap((t) => ['-t', t]), '-s', join(dir, 'ctl'), '-M', join(dir, 'mgmt'), '-d', '-p', pidFile];
+    await lab.exec('sw', 'vde_switch', args, { timeoutMs: 10_000 });
+    pid = await waitFor('vde_switch pid file', 5000, async () => {
+      const n = Number(readFileSync(pidFile, 'utf8').trim());
+      return Number.isInteger(n) && n > 0 ? n : undefined;
+    });
+    for (const [i, tap] of taps.entries()) {
+      await waitFor(`vde TAP ${tap}`, 5000, () => lab.ip('sw', 'link', 'show', tap).then(() => true));
+      await lab.ip('sw', 'link', 'set', tap, 'netns', lab.name(hostShort(i + 1)));
+      await configureHost(lab, i + 1, tap);
+    }
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  return { lab, diagnostics: () => Promise.resolve({ pid }), close };
+}
+
+/** tapwireTopology is the topology file for tapwired: one bridge, one TAP per host. */
+export function tapwireTopology(lab: Lab): unknown {
+  const ports = Array.from({ length: HOSTS }, (_, i) => ({
+    name: lab.name(`t${i + 1}`),
+    kind: 'tap',
+    netns: lab.name(hostShort(i + 1)),
+    addresses: [`${hostAddress(i + 1)}/24`],
+  }));
+  return { bridges: [{ name: 'br0', ports }] };
+}
+
+async function stopDaemon(d: RunningDaemon): Promise<void> {
+  try {
+    await withTimeout(d.stop(), 10_000, 'tapwired stop');
+  } catch {
+    d.proc.kill('SIGKILL');
+  }
+}
+
+/** tapwireRig runs tapwired in sw; the helper waits for its `ready` line. */
+export async function tapwireRig(lab: Lab): Promise<Rig> {
+  let daemon: RunningDaemon | undefined;
+  const close = once(async () => {
+    if (daemon !== undefined) await stopDaemon(daemon);
+    await lab.close();
+  });
+  try {
+    await addNamespaces(lab);
+    daemon = await startDaemon(lab, 'sw', tapwireTopology(lab));
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  const d = daemon;
+  return { lab, diagnostics: () => withTimeout(d.stats(), 5000, 'tapwired stats'), close };
+}
+
+const RIGS: Record<SwitchName, (lab: Lab) => Promise<Rig>> = { kernel: kernelRig, vde: vdeRig, tapwire: tapwireRig };
+
+// ------------------------------------------------------------------------------------------ measures
+
+/** warmUp pings each host pair both ways until a reply comes (ARP resolved, MACs learned). */
+export async function warmUp(lab: Lab): Promise<void> {
+  for (let n = 1; n <= HOSTS; n += 2) {
+    for (const [from, to] of [
+      [n, n + 1],
+      [n + 1, n],
+    ] as const) {
+      await waitFor(`a ping reply ${hostAddress(from)} -> ${hostAddress(to)}`, 10_000, () =>
+        lab.exec(hostShort(from), 'ping', ['-c', '1', '-W', '1', hostAddress(to)], { timeoutMs: 3000 }).then(() => true),
+      );
+      await lab.exec(hostShort(from), 'ping', ['-c', '5', '-i', '0.01', '-q', '-W', '1', hostAddress(to)], { timeoutMs: 5000 });
+    }
+  }
+}
+
+/** PingResult is a parsed ping summary (times in µs). */
+export interface PingResult {
+  minUs: number;
+  avgUs: number;
+  maxUs: number;
+  mdevUs: number;
+  transmitted: number;
+  received: number;
+}
+
+/** parsePing reads the summary lines of iputils ping. */
+export function parsePing(text: string): PingResult {
+  const rtt = /rtt min\/avg\/max\/mdev = ([\d.]+)\/([\d.]+)\/([\d.]+)\/([\d.]+) ms/.exec(text);
+  const counts = /(\d+) packets transmitted, (\d+) received/.exec(text);
+  if (rtt === null || counts === null) throw new Error(`cannot parse ping output: ${text.trim()}`);
+  const us = (i: number): number => Number(rtt[i]) * 1000;
+  return { minUs: us(1), avgUs: us(2), maxUs: us(3), mdevUs: us(4), transmitted: Number(counts[1]), received: Number(counts[2]) };
+}
+
+/** measurePing returns h1 -> h2 ping statistics. */
+export async function measurePing(lab: Lab): Promise<PingResult> {
+  const r = await lab.exec(hostShort(1), 'ping', ['-c', String(PING_COUNT), '-i', PING_INTERVAL, '-q', '-W', '1', hostAddress(2)], { timeoutMs: 30_000 });
+  return parsePing(r.stdout);
+}
+
+/** IperfJson is the part of `iperf3 -J` output the benchmark reads. */
+export interface IperfJson {
+  error?: string;
+  end?: {
+    sum_received?: { bits_per_second?: number; seconds?: number };
+    sum?: { packets?: number; lost_packets?: number; seconds?: number };
+  };
+}
+
+/** parseIperf parses `iperf3 -J` output and throws its `error`, if any. */
+export function parseIperf(text: string): IperfJson {
+  let j: IperfJson;
+  try {
+    j = JSON.parse(text) as IperfJson;
+  } catch {
+    throw new Error(`iperf3 output is not JSON: ${text.slice(0, 300)}`);
+  }
+  if (typeof j.error === 'string') throw new Error(`iperf3: ${j.error}`);
+  return j;
+}
+
+/** IperfServer is a one-shot `iperf3 -s -1 -J` in a host namespace. */
+interface IperfServer {
+  /** output resolves with the server's JSON report when it exits. */
+  output: Promise<string>;
+  kill(): void;
+}
+
+/** startIperfServer spawns a one-shot server in host `n` and waits until it listens. */
+async function startIperfServer(lab: Lab, n: number): Promise<IperfServer> {
+  const proc = lab.spawn(hostShort(n), 'iperf3', ['-s', '-1', '-J', '-p', IPERF_PORT]);
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const output = new Promise<string>((resolve) => proc.once('exit', () => resolve(out)));
+  const server = { output, kill: () => void proc.kill('SIGKILL') };
+  try {
+    await waitFor(`iperf3 server in ${hostShort(n)} listening`, 5000, async () => {
+      if (proc.exitCode !== null) throw new Error(`iperf3 server exited: ${out}`);
+      const r = await lab.exec(hostShort(n), 'ss', ['-Hltn', 'sport', '=', `:${IPERF_PORT}`], { timeoutMs: 3000 });
+      return r.stdout.trim() !== '' ? true : undefined;
+    });
+  } catch (e) {
+    server.kill();
+    throw e;
+  }
+  return server;
+}
+
+/** finishServer waits briefly for the server's report, then kills it; returns its output. */
+async function finishServer(server: IperfServer): Promise<string> {
+  try {
+    return await withTimeout(server.output, 5000, 'iperf3 server exit');
+  } catch {
+    return '';
+  } finally {
+    server.kill(); // a no-op when it has exited
+  }
+}
+
+function iperfClient(lab: Lab, from: number, to: number, seconds: number, extra: string[]): Promise<string> {
+  const args = ['-c', hostAddress(to), '-p', IPERF_PORT, '-t', String(seconds), '-J', ...extra];
+  return lab.exec(hostShort(from), 'iperf3', args, { timeoutMs: (seconds + 20) * 1000 }).then((r) => r.stdout);
+}
+
+/** tcpFlow runs one iperf3 TCP test from host `from` to host `to`; returns the receiver's Gb/s. */
+export async function tcpFlow(lab: Lab, from: number, to: number, seconds: number): Promise<number> {
+  const server = await startIperfServer(lab, to);
+  try {
+    const j = parseIperf(await iperfClient(lab, from, to, seconds, []));
+    const bps = j.end?.sum_received?.bits_per_second;
+    if (typeof bps !== 'number') throw new Error('iperf3 TCP report has no end.sum_received.bits_per_second');
+    return bps / 1e9;
+  } finally {
+    await finishServer(server);
+  }
+}
+
+/** measureTcp1 is one TCP stream h1 -> h2, in Gb/s. */
+export function measureTcp1(lab: Lab, seconds: number): Promise<number> {
+  return tcpFlow(lab, 1, 2, seconds);
+}
+
+/** measureTcp2x is the sum of two concurrent TCP flows h1 -> h2 and h3 -> h4, in Gb/s. */
+export async function measureTcp2x(lab: Lab, seconds: number): Promise<number> {
+  const flows = await Promise.allSettled([tcpFlow(lab, 1, 2, seconds), tcpFlow(lab, 3, 4, seconds)]);
+  let sum = 0;
+  for (const f of flows) {
+    if (f.status === 'rejected') throw f.reason;
+    sum += f.value;
+  }
+  return sum;
+}
+
+/** deliveredPps is (packets - lost) / seconds of an iperf3 UDP `end.sum`, or undefined if incomplete. */
+export function deliveredPps(j: IperfJson): number | undefined {
+  const s = j.end?.sum;
+  if (s === undefined || typeof s.packets !== 'number' || typeof s.lost_packets !== 'number' || typeof s.seconds !== 'number' || s.seconds <= 0) return undefined;
+  return (s.packets - s.lost_packets) / s.seconds;
+}
+
+/** measureUdp64 floods 64-byte UDP payloads h1 -> h2 and returns the packets/s the receiver got. */
+export async function measureUdp64(lab: Lab, seconds: number): Promise<number> {
+  const server = await startIperfServer(lab, 2);
+  let client: IperfJson;
+  try {
+    client = parseIperf(await iperfClient(lab, 1, 2, seconds, ['-u', '-b', '0', '-l', '64']));
+  } catch (e) {
+    server.kill();
+    throw e;
+  }
+  // The receiver's own report is the primary figure; the client's end.sum carries the same numbers as
+  // reported back by the server, and is the fallback if the server's JSON is missing.
+  const serverText = await finishServer(server);
+  let pps: number | undefined;
+  try {
+    pps = deliveredPps(parseIperf(serverText));
+  } catch {
+    pps = undefined;
+  }
+  pps ??= deliveredPps(client);
+  if (pps === undefined) throw new Error('iperf3 UDP report has no end.sum packets/lost_packets/seconds');
+  return pps;
+}
+
+// ---------------------------------------------------------------------------------------------- run
+
+/** hostLinkStats reads `ip -s -j link` of every host's interface (loopback left out). */
+export async function hostLinkStats(lab: Lab): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (let n = 1; n <= HOSTS; n++) {
+    const links = JSON.parse((await lab.ip(hostShort(n), '-j', '-s', 'link', 'show')).stdout) as { ifname?: string; stats64?: unknown }[];
+    for (const l of links) if (l.ifname !== undefined && l.ifname !== 'lo') out[`${hostShort(n)}/${l.ifname}`] = l.stats64;
+  }
+  return out;
+}
+
+/** SwitchResult holds one switch's figures (null when not measured) and why any is missing. */
+export interface SwitchResult {
+  figures: Record<Figure, number | null>;
+  errors: Partial<Record<Figure | 'setup', string>>;
+  ping?: PingResult;
+  /** diagnostics is the switch's own counters (tapwired's `stats` line; vde's pid). */
+  diagnostics?: unknown;
+  /** hostLinks is each host interface's kernel counters after the run: drops there are frames the
+   * switch did not take off (or hand to) the link fast enough, which no switch counter shows. */
+  hostLinks?: Record<string, unknown>;
+}
+
+/** active is what a signal or the watchdog must close: the current lab, then its rig once set up. */
+let active: { close(): Promise<void> } | undefined;
+
+async function measureFigure(result: SwitchResult, name: SwitchName, fig: Figure, fn: () => Promise<number>): Promise<void> {
+  try {
+    const v = await fn();
+    result.figures[fig] = v;
+    progress(`${name} ${fig} = ${formatValue(fig, v)} ${FIGURE_INFO[fig].unit}`);
+  } catch (e) {
+    result.errors[fig] = message(e);
+    progress(`${name} ${fig} failed: ${message(e)}`);
+  }
+}
+
+/** runSwitch sets up one switch, measures every figure, and removes it all again. */
+export async function runSwitch(name: SwitchName, seconds: number): Promise<SwitchResult> {
+  const result: SwitchResult = { figures: { tcp1: null, tcp2x: null, udp64: null, ping: null }, errors: {} };
+  progress(`${name}: setting up`);
+  const lab = await Lab.create(FAMILY);
+  active = lab;
+  let rig: Rig | undefined;
+  try {
+    rig = await withTimeout(RIGS[name](lab), 60_000, `${name} setup`);
+    active = rig;
+    await warmUp(lab);
+  } catch (e) {
+    result.errors.setup = message(e);
+    progress(`${name} setup failed: ${result.errors.setup}`);
+    await (rig?.close() ?? lab.close());
+    active = undefined;
+    return result;
+  }
+  try {
+    await measureFigure(result, name, 'ping', async () => {
+      result.ping = await measurePing(lab);
+      return result.ping.avgUs;
+    });
+    await measureFigure(result, name, 'tcp1', () => measureTcp1(lab, seconds));
+    await measureFigure(result, name, 'tcp2x', () => measureTcp2x(lab, seconds));
+    await measureFigure(result, name, 'udp64', () => measureUdp64(lab, seconds));
+    result.diagnostics = await rig.diagnostics().catch((e: unknown) => ({ error: message(e) }));
+    result.hostLinks = await hostLinkStats(lab).catch((e: unknown) => ({ error: message(e) }));
+  } finally {
+    await rig.close();
+    active = undefined;
+  }
+  return result;
+}
+
+// ------------------------------------------------------------------------------------------- report
+
+/** Ratios are tapwire's figure over the kernel's and vde's (null when either is missing). */
+export type Ratios = Record<Figure, { kernel: number | null; vde: number | null }>;
+
+function ratio(a: number | null, b: number | null): number | null {
+  return a === null || b === null || b === 0 ? null : a / b;
+}
+
+/** computeRatios divides tapwire's figures by the other switches'. */
+export function computeRatios(results: Record<SwitchName, SwitchResult>): Ratios {
+  const out = {} as Ratios;
+  for (const f of FIGURES) {
+    const tw = results.tapwire.figures[f];
+    out[f] = { kernel: ratio(tw, results.kernel.figures[f]), vde: ratio(tw, results.vde.figures[f]) };
+  }
+  return out;
+}
+
+/** Target is one goal of the project with its outcome (null when it could not be judged). */
+export interface Target {
+  name: string;
+  pass: boolean | null;
+  value: number | null;
+}
+
+function target(name: string, value: number | null, ok: (v: number) => boolean): Target {
+  return { name, value, pass: value === null ? null : ok(value) };
+}
+
+/** judgeTargets checks the project's targets against the ratios. */
+export function judgeTargets(r: Ratios): Target[] {
+  return [
+    target('tcp1 >= 0.5x kernel', r.tcp1.kernel, (v) => v >= 0.5),
+    target('tcp1 >= 6x vde', r.tcp1.vde, (v) => v >= 6),
+    target('udp64 >= 1.3x vde', r.udp64.vde, (v) => v >= 1.3),
+    target('ping avg < vde', r.ping.vde, (v) => v < 1),
+  ];
+}
+
+function formatValue(f: Figure, v: number | null): string {
+  if (v === null) return 'n/a';
+  if (f === 'udp64') return Math.round(v).toLocaleString('en-US');
+  if (f === 'ping') return v.toFixed(1);
+  return v.toFixed(2);
+}
+
+function formatRatio(v: number | null): string {
+  return v === null ? 'n/a' : `${v.toFixed(2)}x`;
+}
+
+/** formatTable lays the figures and ratios out as a text table. */
+export function formatTable(results: Record<SwitchName, SwitchResult>, ratios: Ratios): string {
+  const head = ['figure', 'kernel', 'vde', 'tapwire', 'tapwire/kernel', 'tapwire/vde'];
+  const rows = FIGURES.map((f) => [
+    `${FIGURE_INFO[f].label} (${FIGURE_INFO[f].unit})${FIGURE_INFO[f].higherIsBetter ? '' : ' *'}`,
+    ...SWITCHES.map((s) => formatValue(f, results[s].figures[f])),
+    formatRatio(ratios[f].kernel),
+    formatRatio(ratios[f].vde),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line), '* lower is better: a ratio below 1 means tapwire is faster'].join('\n');
+}
+
+function formatTargets(targets: Target[]): string {
+  return targets.map((t) => `${t.pass === null ? 'UNKNOWN' : t.pass ? 'PASS' : 'FAIL'}  ${t.name}  (${formatRatio(t.value)})`).join('\n');
+}
+
+/** resultsDir is bench-results/ at the repository root (git-ignored). */
+function resultsDir(): string {
+  return fileURLToPath(new URL('../../bench-results/', import.meta.url));
+}
+
+/** isoBasic is an ISO 8601 time in basic format (no colons, so safe in file names): 20250102T030405Z. */
+export function isoBasic(d: Date): string {
+  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+function writeReport(report: unknown, started: Date): string {
+  const dir = resultsDir();
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `bench-${isoBasic(started)}.json`);
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  return file;
+}
+
+// --------------------------------------------------------------------------------------------- main
+
+async function abort(reason: string, code: number): Promise<never> {
+  progress(`${reason}: cleaning up`);
+  await withTimeout(active?.close() ?? Promise.resolve(), 20_000, 'cleanup').catch((e: unknown) => progress(message(e)));
+  process.exit(code);
+}
+
+function installGuards(seconds: number): void {
+  process.once('SIGINT', () => void abort('SIGINT', 130));
+  process.once('SIGTERM', () => void abort('SIGTERM', 143));
+  // Setup, warm-up and close are bounded by ~150 s per switch, the four measures by their own timeouts.
+  const limitMs = SWITCHES.length * (150 + 4 * (seconds + 30)) * 1000;
+  setTimeout(() => void abort(`watchdog: run exceeded ${limitMs / 1000} s`, 2), limitMs).unref();
+}
+
+async function main(): Promise<number> {
+  const seconds = parseSeconds(process.argv.slice(2), process.env);
+  if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (network namespaces, TAP devices)');
+  installGuards(seconds);
+  const started = new Date();
+  const load = loadavg();
+  progress(`${seconds} s per iperf3 test; kernel ${release()}; load ${load.map((l) => l.toFixed(2)).join(' ')}`);
+  const results = {} as Record<SwitchName, SwitchResult>;
+  for (const s of SWITCHES) results[s] = await runSwitch(s, seconds);
+  const ratios = computeRatios(results);
+  const targets = judgeTargets(ratios);
+  process.stdout.write(`${formatTable(results, ratios)}\n\ntargets:\n${formatTargets(targets)}\n`);
+  const report = {
+    started: started.toISOString(),
+    finished: new Date().toISOString(),
+    kernel: release(),
+    node: process.version,
+    cpus: cpus().length,
+    loadavgAtStart: load,
+    seconds,
+    ping: { count: PING_COUNT, interval: Number(PING_INTERVAL) },
+    units: Object.fromEntries(FIGURES.map((f) => [f, FIGURE_INFO[f].unit])),
+    results,
+    ratios,
+    targets,
+  };
+  progress(`wrote ${writeReport(report, started)}`);
+  const missing = SWITCHES.some((s) => FIGURES.some((f) => results[s].figures[f] === null));
+  return missing ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => void abort(`error: ${message(e)}`, 1),
+);
