@@ -438,10 +438,22 @@ export interface SwitchResult {
   hostLinks?: Record<string, unknown>;
 }
 
-/** active is what a signal or the watchdog must close: the current lab, then its rig once set up. */
-let active: { close(): Promise<void> } | undefined;
+// What a signal or the watchdog must clean up: every lab made (closing a closed one is a no-op), the rig
+// being measured (to stop tapwired and vde_switch gently first), and the step in flight, which must settle
+// before the last sweep so that a setup cut short cannot add a namespace after it.
+let stopping = false;
+const labs: Lab[] = [];
+let activeRig: Rig | undefined;
+let inFlight: Promise<unknown> = Promise.resolve();
+
+class Stopping extends Error {
+  constructor() {
+    super('stopping');
+  }
+}
 
 async function measureFigure(result: SwitchResult, name: SwitchName, fig: Figure, fn: () => Promise<number>): Promise<void> {
+  if (stopping) return;
   try {
     const v = await fn();
     result.figures[fig] = v;
@@ -457,17 +469,18 @@ export async function runSwitch(name: SwitchName, seconds: number): Promise<Swit
   const result: SwitchResult = { figures: { tcp1: null, tcp2x: null, udp64: null, ping: null }, errors: {} };
   progress(`${name}: setting up`);
   const lab = await Lab.create(FAMILY);
-  active = lab;
+  labs.push(lab);
   let rig: Rig | undefined;
   try {
+    if (stopping) throw new Stopping();
     rig = await withTimeout(RIGS[name](lab), 60_000, `${name} setup`);
-    active = rig;
+    activeRig = rig;
     await warmUp(lab);
   } catch (e) {
     result.errors.setup = message(e);
     progress(`${name} setup failed: ${result.errors.setup}`);
     await (rig?.close() ?? lab.close());
-    active = undefined;
+    activeRig = undefined;
     return result;
   }
   try {
@@ -482,7 +495,7 @@ export async function runSwitch(name: SwitchName, seconds: number): Promise<Swit
     result.hostLinks = await hostLinkStats(lab).catch((e: unknown) => ({ error: message(e) }));
   } finally {
     await rig.close();
-    active = undefined;
+    activeRig = undefined;
   }
   return result;
 }
@@ -576,9 +589,18 @@ function writeReport(report: unknown, started: Date): string {
 
 // --------------------------------------------------------------------------------------------- main
 
-async function abort(reason: string, code: number): Promise<never> {
+async function cleanUpAll(): Promise<void> {
+  await activeRig?.close();
+  await withTimeout(inFlight, 30_000, 'the step in flight').catch(() => undefined);
+  for (const lab of labs) await lab.close();
+}
+
+/** abort cleans everything up and exits with `code`; only the first call acts. */
+async function abort(reason: string, code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
   progress(`${reason}: cleaning up`);
-  await withTimeout(active?.close() ?? Promise.resolve(), 20_000, 'cleanup').catch((e: unknown) => progress(message(e)));
+  await withTimeout(cleanUpAll(), 60_000, 'cleanup').catch((e: unknown) => progress(message(e)));
   process.exit(code);
 }
 
@@ -598,7 +620,13 @@ async function main(): Promise<number> {
   const load = loadavg();
   progress(`${seconds} s per iperf3 test; kernel ${release()}; load ${load.map((l) => l.toFixed(2)).join(' ')}`);
   const results = {} as Record<SwitchName, SwitchResult>;
-  for (const s of SWITCHES) results[s] = await runSwitch(s, seconds);
+  for (const s of SWITCHES) {
+    if (stopping) throw new Stopping();
+    const step = runSwitch(s, seconds);
+    inFlight = step;
+    results[s] = await step;
+  }
+  if (stopping) throw new Stopping();
   const ratios = computeRatios(results);
   const targets = judgeTargets(ratios);
   process.stdout.write(`${formatTable(results, ratios)}\n\ntargets:\n${formatTargets(targets)}\n`);
@@ -623,5 +651,5 @@ async function main(): Promise<number> {
 
 main().then(
   (code) => process.exit(code),
-  (e: unknown) => void abort(`error: ${message(e)}`, 1),
+  (e: unknown) => void abort(`error: ${message(e)}`, 1), // a no-op when a signal is already stopping the run
 );
