@@ -6,11 +6,18 @@
 //   kernel   a `bridge` in sw, veth pairs sw <-> hN (made inside the namespaces, never in the root one);
 //   vde      vde_switch in sw creates the TAPs (-t), which are then moved into hN and configured;
 //   tapwire  tapwired in sw with a topology file; its TAPs land in hN already configured and up.
-// Each switch gets a fresh Lab (namespaces removed before the next switch starts), and the switches never
-// run at the same time: the machine has two cores and the figures would measure the contention.
+// Each switch gets a fresh Lab, and no two switches carry traffic at the same time: the machine has two
+// cores and the figures would measure the contention.
+//
+// Ping first: all three switches are set up side by side (idle ones cost nothing) and pinged in
+// interleaved rounds (kernel, vde, tapwire, kernel, ...), so that a slow drift of the machine (another
+// guest on the host, a CPU waking slower) hits all three alike; on this kind of virtual machine the RTT is
+// mostly the time to wake an idle vCPU, which moves a lot from one minute to the next. Then each switch
+// alone for the throughput figures.
 //
 // Figures (after a warm-up ping in both directions so ARP and MAC learning are done):
-//   ping   average RTT h1 -> h2 in µs from `ping -c 300 -i 0.005 -q` (lower is better);
+//   ping   average RTT h1 -> h2 in µs over PING_ROUNDS rounds of `ping -c PING_COUNT -i 0.005 -q`
+//          (lower is better);
 //   tcp1   iperf3 TCP, one stream h1 -> h2, receiver's Gb/s (`end.sum_received` of `iperf3 -J`);
 //   tcp2x  two concurrent iperf3 TCP flows h1 -> h2 and h3 -> h4, sum of the receivers' Gb/s;
 //   udp64  iperf3 UDP with 64-byte payloads at full speed (`-u -b 0 -l 64`) h1 -> h2, packets per second
@@ -50,7 +57,8 @@ export const FIGURE_INFO: Record<Figure, { label: string; unit: string; higherIs
   ping: { label: 'ping avg', unit: 'µs', higherIsBetter: false },
 };
 
-const PING_COUNT = 300;
+const PING_COUNT = 100;
+const PING_ROUNDS = 5;
 const PING_INTERVAL = '0.005';
 const IPERF_PORT = '5201';
 const DEFAULT_SECONDS = 5;
@@ -431,6 +439,8 @@ export interface SwitchResult {
   figures: Record<Figure, number | null>;
   errors: Partial<Record<Figure | 'setup', string>>;
   ping?: PingResult;
+  /** pingRounds is the average RTT of each interleaved round, in µs. */
+  pingRounds?: number[];
   /** diagnostics is the switch's own counters (tapwired's `stats` line; vde's pid). */
   diagnostics?: unknown;
   /** hostLinks is each host interface's kernel counters after the run: drops there are frames the
@@ -464,9 +474,64 @@ async function measureFigure(result: SwitchResult, name: SwitchName, fig: Figure
   }
 }
 
-/** runSwitch sets up one switch, measures every figure, and removes it all again. */
-export async function runSwitch(name: SwitchName, seconds: number): Promise<SwitchResult> {
-  const result: SwitchResult = { figures: { tcp1: null, tcp2x: null, udp64: null, ping: null }, errors: {} };
+/** emptyResult is a SwitchResult with nothing measured yet. */
+function emptyResult(): SwitchResult {
+  return { figures: { tcp1: null, tcp2x: null, udp64: null, ping: null }, errors: {} };
+}
+
+/** runPingRounds sets up every switch side by side and pings them in interleaved rounds. */
+export async function runPingRounds(results: Record<SwitchName, SwitchResult>): Promise<void> {
+  const rigs: Partial<Record<SwitchName, Rig>> = {};
+  try {
+    for (const name of SWITCHES) {
+      if (stopping) throw new Stopping();
+      progress(`${name}: setting up for ping`);
+      const lab = await Lab.create(FAMILY);
+      labs.push(lab);
+      try {
+        const rig = await withTimeout(RIGS[name](lab), 60_000, `${name} setup`);
+        rigs[name] = rig;
+        await warmUp(lab);
+      } catch (e) {
+        results[name].errors.ping = message(e);
+        progress(`${name} ping setup failed: ${message(e)}`);
+      }
+    }
+    const rounds: Partial<Record<SwitchName, PingResult[]>> = {};
+    for (let r = 0; r < PING_ROUNDS; r++) {
+      for (const name of SWITCHES) {
+        const rig = rigs[name];
+        if (rig === undefined || stopping) continue;
+        try {
+          (rounds[name] ??= []).push(await measurePing(rig.lab));
+        } catch (e) {
+          results[name].errors.ping = message(e);
+        }
+      }
+    }
+    for (const name of SWITCHES) {
+      const list = rounds[name];
+      if (list === undefined || list.length !== PING_ROUNDS) continue;
+      const sum = (f: (p: PingResult) => number): number => list.reduce((a, p) => a + f(p), 0);
+      results[name].ping = {
+        minUs: Math.min(...list.map((p) => p.minUs)),
+        avgUs: sum((p) => p.avgUs * p.received) / sum((p) => p.received),
+        maxUs: Math.max(...list.map((p) => p.maxUs)),
+        mdevUs: Math.max(...list.map((p) => p.mdevUs)),
+        transmitted: sum((p) => p.transmitted),
+        received: sum((p) => p.received),
+      };
+      results[name].pingRounds = list.map((p) => p.avgUs);
+      results[name].figures.ping = results[name].ping.avgUs;
+      progress(`${name} ping = ${formatValue('ping', results[name].ping.avgUs)} µs (rounds: ${list.map((p) => p.avgUs.toFixed(0)).join(' ')})`);
+    }
+  } finally {
+    for (const name of SWITCHES) await rigs[name]?.close();
+  }
+}
+
+/** runSwitch sets up one switch, measures the throughput figures, and removes it all again. */
+export async function runSwitch(name: SwitchName, seconds: number, result: SwitchResult): Promise<SwitchResult> {
   progress(`${name}: setting up`);
   const lab = await Lab.create(FAMILY);
   labs.push(lab);
@@ -484,10 +549,6 @@ export async function runSwitch(name: SwitchName, seconds: number): Promise<Swit
     return result;
   }
   try {
-    await measureFigure(result, name, 'ping', async () => {
-      result.ping = await measurePing(lab);
-      return result.ping.avgUs;
-    });
     await measureFigure(result, name, 'tcp1', () => measureTcp1(lab, seconds));
     await measureFigure(result, name, 'tcp2x', () => measureTcp2x(lab, seconds));
     await measureFigure(result, name, 'udp64', () => measureUdp64(lab, seconds));
@@ -619,12 +680,15 @@ async function main(): Promise<number> {
   const started = new Date();
   const load = loadavg();
   progress(`${seconds} s per iperf3 test; kernel ${release()}; load ${load.map((l) => l.toFixed(2)).join(' ')}`);
-  const results = {} as Record<SwitchName, SwitchResult>;
+  const results = { kernel: emptyResult(), vde: emptyResult(), tapwire: emptyResult() };
+  const pings = runPingRounds(results);
+  inFlight = pings;
+  await pings;
   for (const s of SWITCHES) {
     if (stopping) throw new Stopping();
-    const step = runSwitch(s, seconds);
+    const step = runSwitch(s, seconds, results[s]);
     inFlight = step;
-    results[s] = await step;
+    await step;
   }
   if (stopping) throw new Stopping();
   const ratios = computeRatios(results);
@@ -638,7 +702,7 @@ async function main(): Promise<number> {
     cpus: cpus().length,
     loadavgAtStart: load,
     seconds,
-    ping: { count: PING_COUNT, interval: Number(PING_INTERVAL) },
+    ping: { count: PING_COUNT, rounds: PING_ROUNDS, interval: Number(PING_INTERVAL) },
     units: Object.fromEntries(FIGURES.map((f) => [f, FIGURE_INFO[f].unit])),
     results,
     ratios,

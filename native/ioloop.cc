@@ -5,7 +5,12 @@
 //   no copies) with the frame lengths in `rxLengths`. When an fd registered with add(fd, port) becomes
 //   readable (uv_poll, level-triggered), up to `slots` frames are read from it, frame i at offset
 //   i * slotSize, and onBatch(port, count, errno) is called once. The arena is reused by the next batch:
-//   JS must finish with the frames (forward them with flush()) before onBatch returns.
+//   JS must finish with the frames (forward them with flush()) before onBatch returns. Frame i of a batch
+//   starts at rxOffsets[i] (a slot boundary) and is rxLengths[i] bytes long.
+// - Where the kernel allows it, the reads of one wake-up and the writes of one flush() each go to the
+//   kernel in one io_uring_enter (RWF_NOWAIT, so they complete inline); otherwise, or with
+//   { ioUring: false }, one read()/write() per frame. `ioUring` tells which (reads and writes fall back
+//   separately if the device refuses RWF_NOWAIT).
 // - A read that fills a whole slot may be truncated: slotSize must exceed the largest frame plus the vnet
 //   header (64 KiB + header once GSO is on); JS treats a full slot as a drop.
 // - A read error other than EAGAIN/EINTR stops polling that fd and is reported as onBatch(port, n, errno).
@@ -23,6 +28,7 @@
 #include <vector>
 
 #include "common.h"
+#include "uring.h"
 
 namespace tw {
 namespace {
@@ -34,6 +40,10 @@ struct Poll {
   IoLoop* owner;
   int fd;
   int port;
+  // hint is how many ring reads the next wake-up issues: doubled while every read brings a frame, cut
+  // back to twice the last batch otherwise, so a quiet port costs few empty reads and a busy one drains
+  // the whole arena in one enter.
+  int hint;
 };
 
 class IoLoop : public Napi::ObjectWrap<IoLoop> {
@@ -73,6 +83,13 @@ class IoLoop : public Napi::ObjectWrap<IoLoop> {
     rxSize_ = rx.ByteLength();
     Napi::Int32Array lengths = Napi::Int32Array::New(env, slots_);
     lengths_ = lengths.Data();
+    Napi::Int32Array offsets = Napi::Int32Array::New(env, slots_);
+    offsets_ = offsets.Data();
+    bool wantUring = !o.Get("ioUring").IsBoolean() || o.Get("ioUring").As<Napi::Boolean>().Value();
+    if (wantUring && ring_.Init(256) == 0) {
+      uringReads_ = true;
+      uringWrites_ = true;
+    }
     Napi::Int32Array plan = Napi::Int32Array::New(env, static_cast<size_t>(planSize_) * 3);
     plan_ = plan.Data();
     Napi::Int32Array result = Napi::Int32Array::New(env, planSize_);
@@ -80,6 +97,12 @@ class IoLoop : public Napi::ObjectWrap<IoLoop> {
     Napi::Object self = info.This().As<Napi::Object>();
     self.Set("rxBuffer", rx);
     self.Set("rxLengths", lengths);
+    self.Set("rxOffsets", offsets);
+    Napi::Object uring = Napi::Object::New(env);
+    uring.Set("reads", uringReads_);
+    uring.Set("writes", uringWrites_);
+    self.Set("ioUring", uring);
+    uringInfo_ = Napi::Persistent(uring);
     self.Set("txPlan", plan);
     self.Set("txResult", result);
     self.Set("slots", slots_);
@@ -138,6 +161,7 @@ class IoLoop : public Napi::ObjectWrap<IoLoop> {
     p->owner = this;
     p->fd = fd;
     p->port = port;
+    p->hint = 4;
     int rc = uv_poll_init(loop_, &p->handle, fd);
     if (rc < 0) {
       delete p;
@@ -183,21 +207,57 @@ class IoLoop : public Napi::ObjectWrap<IoLoop> {
     p->owner->Drain(p, status);
   }
 
+  // ReadPlain reads frames one read() at a time until EAGAIN or the arena is full.
+  int ReadPlain(int fd, int* count) {
+    while (*count < slots_) {
+      uint8_t* slot = rx_ + static_cast<size_t>(*count) * slotSize_;
+      ssize_t n = read(fd, slot, slotSize_);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return errno == EAGAIN ? 0 : errno;
+      }
+      offsets_[*count] = static_cast<int32_t>(slot - rx_);
+      lengths_[(*count)++] = static_cast<int32_t>(n);
+    }
+    return 0;
+  }
+
+  // ReadRing issues one RWF_NOWAIT read per slot in one io_uring_enter; the frames keep slot order.
+  int ReadRing(Poll* p, int* count) {
+    int most = slots_ < static_cast<int>(ring_.Capacity()) ? slots_ : static_cast<int>(ring_.Capacity());
+    int n = p->hint < most ? p->hint : most;
+    for (int i = 0; i < n; i++) ring_.PrepRead(p->fd, rx_ + static_cast<size_t>(i) * slotSize_, slotSize_, i);
+    int err = 0;
+    int rc = ring_.SubmitAndWait([&](uint64_t slot, int32_t res) { scratch_[slot] = res; });
+    if (rc != 0) return rc;
+    for (int i = 0; i < n; i++) {
+      int32_t res = scratch_[i];
+      if (res > 0) {
+        offsets_[*count] = i * slotSize_;
+        lengths_[(*count)++] = res;
+      } else if (res < 0 && res != -EAGAIN && err == 0) {
+        err = -res;
+      }
+    }
+    p->hint = *count == n ? n * 2 : (*count * 2 > 4 ? *count * 2 : 4);
+    return err;
+  }
+
   void Drain(Poll* p, int status) {
     int count = 0;
     int err = 0;
     if (status < 0) {
       err = -status;
-    } else {
-      while (count < slots_) {
-        ssize_t n = read(p->fd, rx_ + static_cast<size_t>(count) * slotSize_, slotSize_);
-        if (n < 0) {
-          if (errno == EINTR) continue;
-          if (errno != EAGAIN) err = errno;
-          break;
-        }
-        lengths_[count++] = static_cast<int32_t>(n);
+    } else if (uringReads_) {
+      err = ReadRing(p, &count);
+      if (count == 0 && err == 0) {
+        // Readable, yet every RWF_NOWAIT read said EAGAIN: either a spurious wake-up or a device that
+        // does not take RWF_NOWAIT. A plain read tells which; in the second case stop using the ring.
+        err = ReadPlain(p->fd, &count);
+        if (count > 0) SetUringReads(false);
       }
+    } else {
+      err = ReadPlain(p->fd, &count);
     }
     if (count == 0 && err == 0) return;
     int port = p->port;
@@ -219,32 +279,74 @@ class IoLoop : public Napi::ObjectWrap<IoLoop> {
     }
   }
 
+  void SetUringReads(bool on) {
+    uringReads_ = on;
+    uringInfo_.Value().Set("reads", on);
+  }
+
+  // WriteRing writes plan entries [from, to) in one io_uring_enter per ring-full.
+  int WriteRing(int from, int to) {
+    int failures = 0;
+    bool refused = false;
+    for (int start = from; start < to;) {
+      int end = start + static_cast<int>(ring_.Capacity());
+      if (end > to) end = to;
+      for (int i = start; i < end; i++) {
+        int32_t off = plan_[3 * i + 1];
+        int32_t len = plan_[3 * i + 2];
+        if (off < 0 || len < 0 || static_cast<size_t>(off) + static_cast<size_t>(len) > rxSize_) {
+          result_[i] = EFAULT;
+          continue;
+        }
+        result_[i] = -1;  // pending
+        ring_.PrepWrite(plan_[3 * i], rx_ + off, len, i);
+      }
+      int rc = ring_.SubmitAndWait([&](uint64_t i, int32_t res) {
+        if (res == -EAGAIN) refused = true;
+        result_[i] = res < 0 ? -res : 0;
+      });
+      if (rc != 0) {
+        for (int i = start; i < end; i++) if (result_[i] == -1) result_[i] = rc;
+      }
+      start = end;
+    }
+    if (refused) {
+      // A TAP write never says EAGAIN by itself: the device refused RWF_NOWAIT. Redo those frames with
+      // write() and stop using the ring for writes.
+      uringWrites_ = false;
+      uringInfo_.Value().Set("writes", false);
+      for (int i = from; i < to; i++) {
+        if (result_[i] == EAGAIN) result_[i] = WriteOne(i);
+      }
+    }
+    for (int i = from; i < to; i++) if (result_[i] != 0) failures++;
+    return failures;
+  }
+
+  int WriteOne(int i) {
+    int fd = plan_[3 * i];
+    int32_t off = plan_[3 * i + 1];
+    int32_t len = plan_[3 * i + 2];
+    if (off < 0 || len < 0 || static_cast<size_t>(off) + static_cast<size_t>(len) > rxSize_) return EFAULT;
+    ssize_t w;
+    do {
+      w = write(fd, rx_ + off, len);
+    } while (w < 0 && errno == EINTR);
+    return w < 0 ? errno : 0;
+  }
+
   // flush(n) -> failures: write the first n entries of txPlan, storing 0 or errno in txResult.
   Napi::Value Flush(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsNumber()) return ThrowType(env, "flush(n)");
     int n = info[0].As<Napi::Number>().Int32Value();
     if (n < 0 || n > planSize_) return ThrowType(env, "flush: n out of range");
+    // One write gains nothing from the ring; several do.
+    if (uringWrites_ && n > 1) return Napi::Number::New(env, WriteRing(0, n));
     int failures = 0;
     for (int i = 0; i < n; i++) {
-      int fd = plan_[3 * i];
-      int32_t off = plan_[3 * i + 1];
-      int32_t len = plan_[3 * i + 2];
-      if (off < 0 || len < 0 || static_cast<size_t>(off) + static_cast<size_t>(len) > rxSize_) {
-        result_[i] = EFAULT;
-        failures++;
-        continue;
-      }
-      ssize_t w;
-      do {
-        w = write(fd, rx_ + off, len);
-      } while (w < 0 && errno == EINTR);
-      if (w < 0) {
-        result_[i] = errno;
-        failures++;
-      } else {
-        result_[i] = 0;
-      }
+      result_[i] = WriteOne(i);
+      if (result_[i] != 0) failures++;
     }
     return Napi::Number::New(env, failures);
   }
@@ -276,6 +378,12 @@ class IoLoop : public Napi::ObjectWrap<IoLoop> {
   uint8_t* rx_ = nullptr;
   size_t rxSize_ = 0;
   int32_t* lengths_ = nullptr;
+  int32_t* offsets_ = nullptr;
+  Uring ring_;
+  bool uringReads_ = false;
+  bool uringWrites_ = false;
+  Napi::ObjectReference uringInfo_;
+  int32_t scratch_[1024];
   int32_t* plan_ = nullptr;
   int32_t* result_ = nullptr;
 };

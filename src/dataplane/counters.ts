@@ -4,7 +4,7 @@
 import { DROP_REASONS, DROP_INDEX, DropReason } from '../ports/drop-reason.js';
 
 /** PORT_FIELDS are the per-port counters before the drop counters. */
-export const PORT_FIELDS = ['rxFrames', 'rxBytes', 'txFrames', 'txBytes', 'rxGsoFrames', 'txGsoFrames'] as const;
+export const PORT_FIELDS = ['rxFrames', 'rxBytes', 'txFrames', 'txBytes', 'rxGsoFrames', 'txGsoFrames', 'rxBatches'] as const;
 /** BRIDGE_FIELDS are the per-bridge counters. */
 export const BRIDGE_FIELDS = ['fdbEntries', 'fdbLearned', 'fdbMoved', 'fdbExpired', 'fdbEvicted', 'floods'] as const;
 
@@ -30,6 +30,8 @@ export interface PortCounters {
   txBytes: number;
   rxGsoFrames: number;
   txGsoFrames: number;
+  /** rxBatches counts wake-ups that read frames: rxFrames / rxBatches is the average batch size. */
+  rxBatches: number;
   drops: Partial<Record<DropReason, number>>;
 }
 
@@ -87,6 +89,7 @@ export class CounterBlock {
       txBytes: v[b + P.txBytes]!,
       rxGsoFrames: v[b + P.rxGsoFrames]!,
       txGsoFrames: v[b + P.txGsoFrames]!,
+      rxBatches: v[b + P.rxBatches]!,
       drops,
     };
   }

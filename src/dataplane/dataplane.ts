@@ -64,6 +64,11 @@ export class DataPlane implements DropSink {
     this.planGso = new Uint8Array(this.io.planSize);
   }
 
+  /** describeIo says how the I/O is done, for the log. */
+  describeIo(): Record<string, unknown> {
+    return this.io.describe();
+  }
+
   /** drop counts one dropped frame on `port` (DropSink). */
   drop(port: number, reason: DropReason): void {
     this.counters[this.deps.counters.dropSlot(port, reason)]!++;
@@ -78,12 +83,14 @@ export class DataPlane implements DropSink {
     const io = this.io;
     const rx = io.rx;
     const slot = io.slotSize;
+    const offsets = io.offsets;
     const plan = io.plan;
     const bridge = port.bridge.bridge;
     const now = this.deps.clock();
     let planned = 0;
+    if (count > 0) c[base + P.rxBatches]!++;
     for (let i = 0; i < count; i++) {
-      const off = i * slot;
+      const off = offsets[i]!;
       const len = io.lengths[i]!;
       const frameLen = len - VNET_HDR_LEN;
       c[base + P.rxFrames]!++;

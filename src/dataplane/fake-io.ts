@@ -8,6 +8,7 @@ export class FakeIo implements Io {
   readonly slotSize: number;
   readonly planSize: number;
   readonly rx: Uint8Array;
+  readonly offsets: Int32Array;
   readonly lengths: Int32Array;
   readonly plan: Int32Array;
   readonly result: Int32Array;
@@ -27,6 +28,7 @@ export class FakeIo implements Io {
     this.planSize = planSize;
     this.rx = new Uint8Array(slots * slotSize);
     this.lengths = new Int32Array(slots);
+    this.offsets = new Int32Array(slots);
     this.plan = new Int32Array(planSize * 3);
     this.result = new Int32Array(planSize);
   }
@@ -45,6 +47,7 @@ export class FakeIo implements Io {
     frames.forEach((f, i) => {
       const n = Math.min(f.length, this.slotSize);
       this.rx.set(f.subarray(0, n), i * this.slotSize);
+      this.offsets[i] = i * this.slotSize;
       this.lengths[i] = n;
     });
     this.onBatch(port, frames.length, 0);
@@ -77,6 +80,10 @@ export class FakeIo implements Io {
     const err = this.failing.get(fd) ?? 0;
     if (err === 0) this.record(fd, frame.slice());
     return err;
+  }
+
+  describe(): Record<string, unknown> {
+    return { fake: true };
   }
 
   close(): void {

@@ -1,11 +1,13 @@
-// Io: the batched frame I/O the data plane runs on. The real one is the native IoLoop (its header comment
+// Io: the batched frame I/O the data plane runs on. TAPWIRE_IO_URING=0 turns io_uring off (plain
+// read()/write() per frame), e.g. to compare or on a host whose seccomp profile forbids it. The real one is the native IoLoop (its header comment
 // in native/ioloop.cc is the contract); FakeIo stands in for it in unit tests.
 import { BatchHandler, native } from '../native/index.js';
 
 /** Io is the data plane's view of batched I/O. */
 export interface Io {
-  /** rx is the receive arena; frame i of a batch is at i * slotSize, its length in lengths[i]. */
+  /** rx is the receive arena; frame i of a batch is at offsets[i], its length in lengths[i]. */
   readonly rx: Uint8Array;
+  readonly offsets: Int32Array;
   readonly lengths: Int32Array;
   readonly slotSize: number;
   /** plan holds [fd, offset, length] triples for flush(). */
@@ -17,6 +19,8 @@ export interface Io {
   flush(n: number): number;
   send(fd: number, frame: Uint8Array): number;
   close(): void;
+  /** describe says how the I/O is done, for the log. */
+  describe(): Record<string, unknown>;
 }
 
 /** IoFactory makes the Io of a data plane, given the function to call per batch. */
@@ -27,9 +31,10 @@ export const IO_SIZES = { slots: 64, slotSize: 66048, planSize: 8192 } as const;
 
 /** nativeIo is the real IoFactory. */
 export const nativeIo: IoFactory = (onBatch) => {
-  const loop = new (native().IoLoop)(IO_SIZES, onBatch);
+  const loop = new (native().IoLoop)({ ...IO_SIZES, ioUring: process.env.TAPWIRE_IO_URING !== '0' }, onBatch);
   return {
     rx: new Uint8Array(loop.rxBuffer),
+    offsets: loop.rxOffsets,
     lengths: loop.rxLengths,
     slotSize: loop.slotSize,
     plan: loop.txPlan,
@@ -42,5 +47,6 @@ export const nativeIo: IoFactory = (onBatch) => {
     flush: (n) => loop.flush(n),
     send: (fd, frame) => loop.send(fd, frame),
     close: () => loop.close(),
+    describe: () => ({ ioUringReads: loop.ioUring.reads, ioUringWrites: loop.ioUring.writes, ...IO_SIZES }),
   };
 };

@@ -69,4 +69,5 @@ port.on('message', (req: Request) => {
   port.postMessage(reply);
   if (req.command.op === 'shutdown') port.close();
 });
+port.postMessage({ log: { level: 'info', msg: 'data plane started', fields: plane.describeIo() } });
 port.postMessage({ ready: true });

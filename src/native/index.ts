@@ -35,6 +35,10 @@ export interface LinkRef {
 export interface IoLoop {
   readonly rxBuffer: ArrayBuffer;
   readonly rxLengths: Int32Array;
+  /** Offsets of the frames of the last batch in rxBuffer (each at a slot boundary). */
+  readonly rxOffsets: Int32Array;
+  /** Whether reads and writes go through io_uring (each falls back to read()/write() on its own). */
+  readonly ioUring: { reads: boolean; writes: boolean };
   /** Triples [fd, offset, length] into rxBuffer, written by JS before flush(n). */
   readonly txPlan: Int32Array;
   /** 0 or the errno of each write of the last flush. */
@@ -54,6 +58,8 @@ export interface IoLoopOptions {
   slots: number;
   slotSize: number;
   planSize: number;
+  /** Use io_uring where the kernel allows it (default true). */
+  ioUring?: boolean;
 }
 
 /** BatchHandler receives `count` frames read from `port` (or an errno that stopped its polling). */

@@ -1,5 +1,5 @@
 // Lab: a throw-away set of network namespaces for end-to-end tests and benchmarks. Every namespace and
-// link a Lab makes carries its run's unique prefix (family + pid in base 36), nothing is ever created in
+// link a Lab makes carries its run's unique prefix (family + pid in base 36 + lab number), nothing is ever created in
 // the root namespace, and close() removes it all. A new Lab first removes what earlier runs of the same
 // family left behind when their process died (a killed test), never what a live run still uses.
 import { ChildProcess, execFile, spawn } from 'node:child_process';
@@ -69,6 +69,8 @@ async function killInNetns(ns: string): Promise<void> {
   }
 }
 
+let labsMade = 0;
+
 /** Lab owns a run's namespaces and the processes started in them. */
 export class Lab {
   /** prefix starts every namespace and link name of this run; keep short names behind it (<= 15 bytes). */
@@ -78,7 +80,8 @@ export class Lab {
 
   /** family is 2-4 letters that mark who made it, e.g. "twt" for tests, "twb" for benchmarks. */
   constructor(readonly family: string) {
-    this.prefix = `${family}${process.pid.toString(36)}x`;
+    // pid in base 36, then 'x', then the lab's number in this process: labs of one run never collide.
+    this.prefix = `${family}${process.pid.toString(36)}x${(labsMade++ % 36).toString(36)}`;
     if (this.prefix.length > 11) throw new Error(`lab prefix ${this.prefix} leaves too little room for names`);
   }
 
@@ -126,10 +129,10 @@ export class Lab {
   async close(): Promise<void> {
     for (const p of this.procs) p.kill('SIGKILL');
     await Promise.all([...this.procs].map((p) => new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r(null) : p.once('exit', r)))));
-    for (const ns of this.namespaces.reverse()) {
+    const namespaces = this.namespaces.splice(0).reverse();
+    for (const ns of namespaces) {
       await killInNetns(ns);
       await run('ip', ['netns', 'del', ns]).catch(() => undefined);
     }
-    this.namespaces.length = 0;
   }
 }

@@ -57,7 +57,7 @@ test('dataplane: frames cross with their vnet header; counters count frames and 
   assert.equal(io.take(taps.fdOf('a')).length, 1);
   assert.equal(io.take(taps.fdOf('c')).length, 0, 'learned unicast does not reach c');
   const ca = counters.readPort(a.index);
-  assert.deepEqual(ca, { rxFrames: 1, rxBytes: 60, txFrames: 1, txBytes: 60, rxGsoFrames: 0, txGsoFrames: 0, drops: {} });
+  assert.deepEqual(ca, { rxFrames: 1, rxBytes: 60, txFrames: 1, txBytes: 60, rxGsoFrames: 0, txGsoFrames: 0, rxBatches: 1, drops: {} });
   assert.equal(counters.readPort(c.index).txFrames, 1);
 });
 
