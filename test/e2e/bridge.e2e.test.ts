@@ -185,3 +185,33 @@ test('tapwired: a topology that cannot be built stops the daemon with the reason
     await lab.close();
   }
 });
+
+test('tapwired: with io_uring off (TAPWIRE_IO_URING=0) frames cross by plain read()/write()', { timeout: 60_000 }, async (t) => {
+  if (!requirePrivileges(t)) return;
+  const lab = await Lab.create('twt');
+  let daemon: RunningDaemon | undefined;
+  try {
+    for (const ns of ['d', 'h1', 'h2']) await lab.addNs(ns);
+    daemon = await startDaemon(
+      lab,
+      'd',
+      {
+        bridges: [
+          {
+            name: 'br0',
+            ports: ['h1', 'h2'].map((h, i) => ({ name: lab.name(`t${h}`), kind: 'tap', netns: lab.name(h), addresses: [`10.73.0.${i + 1}/24`] })),
+          },
+        ],
+      },
+      { TAPWIRE_IO_URING: '0' },
+    );
+    const io = await daemon.waitFor((l) => l.msg === 'data plane started');
+    assert.equal(io.ioUringReads, false);
+    assert.equal(io.ioUringWrites, false);
+    const r = await lab.exec('h1', 'ping', ['-c', '20', '-i', '0.01', '-W', '3', '10.73.0.2']);
+    assert.match(r.stdout, /20 received/);
+  } finally {
+    await daemon?.stop();
+    await lab.close();
+  }
+});

@@ -98,11 +98,11 @@ export class RunningDaemon {
 }
 
 /** startDaemon runs tapwired in namespace `ns` (short name) with `topology` and waits for `ready`. */
-export async function startDaemon(lab: Lab, ns: string, topology: unknown): Promise<RunningDaemon> {
+export async function startDaemon(lab: Lab, ns: string, topology: unknown, env: Record<string, string> = {}): Promise<RunningDaemon> {
   const dir = mkdtempSync(join(tmpdir(), `${lab.prefix}-`));
   const config = join(dir, 'topology.json');
   writeFileSync(config, JSON.stringify(topology));
-  const d = new RunningDaemon(lab.spawn(ns, process.execPath, [MAIN, '--config', config]), dir);
+  const d = new RunningDaemon(lab.spawn(ns, process.execPath, [MAIN, '--config', config], env), dir);
   const outcome = await Promise.race([d.waitFor((l) => l.msg === 'ready', 20_000).then(() => 'ready'), d.exited.then((c) => `exited with ${c}`)]);
   if (outcome !== 'ready') throw new Error(`tapwired did not start (${outcome}): ${d.stderr} ${JSON.stringify(d.lines)}`);
   return d;

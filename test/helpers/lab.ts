@@ -118,8 +118,8 @@ export class Lab {
   }
 
   /** spawn starts a long-running command inside namespace `short`; close() kills it if still running. */
-  spawn(short: string, cmd: string, args: string[]): ChildProcess {
-    const child = spawn('ip', ['netns', 'exec', this.name(short), cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  spawn(short: string, cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+    const child = spawn('ip', ['netns', 'exec', this.name(short), cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     this.procs.add(child);
     child.once('exit', () => this.procs.delete(child));
     return child;
