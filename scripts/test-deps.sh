@@ -13,6 +13,10 @@ declare -A need=(
   [tcpdump]=tcpdump
   [vde_switch]=vde2
   [python3]=python3
+  [curl]=curl
+  [promtool]=prometheus
+  [systemd-analyze]=systemd
+  [systemd-sysusers]=systemd
 )
 
 missing=()

@@ -4,9 +4,12 @@
 /** ERRORS maps each code to its HTTP status and title. */
 export const ERRORS = {
   TW_ERR_VALIDATION: { status: 400, title: 'Invalid request' },
+  TW_ERR_UNAUTHORIZED: { status: 401, title: 'Missing or wrong bearer token' },
   TW_ERR_NOT_FOUND: { status: 404, title: 'Not found' },
   TW_ERR_EXISTS: { status: 409, title: 'Already exists' },
   TW_ERR_IN_USE: { status: 409, title: 'In use' },
+  TW_ERR_TOO_LARGE: { status: 413, title: 'Request body too large' },
+  TW_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   TW_ERR_DEVICE: { status: 500, title: 'The kernel refused the device operation' },
   TW_ERR_INTERNAL: { status: 500, title: 'Internal error' },
 } as const;

@@ -1,9 +1,16 @@
 // Daemon: the control plane's model of tapwire. It validates what users ask for, hands it to the data
-// plane worker, and reads the shared counters. The REST API and the topology file both go through here.
-import { BridgeInfo, FdbRow, PortInfo } from '../dataplane/protocol.js';
+// plane worker, keeps the desired state and persists it after every accepted change, and reads the shared
+// counters. The REST API, the topology file and the saved state all go through here.
+//
+// Changes are serialized (one at a time, in arrival order), so the saved state always matches what the
+// data plane has. A change the data plane refuses changes nothing; a change that cannot be saved is
+// undone in the data plane and reported, so what runs is always what a restart would rebuild.
+import { TwError } from '../errors.js';
+import { BridgeInfo, FdbRow, PortInfo, PortSpec } from '../dataplane/protocol.js';
 import { BridgeCounters, PortCounters } from '../dataplane/counters.js';
 import { DataPlaneClient, WorkerLog } from './dataplane-client.js';
-import { Topology, bridgeSpec, checkName, checkUnicastMac, portSpec } from './specs.js';
+import { SavedBridge, SavedPort, SavedState, STATE_VERSION, StateStore } from './state-store.js';
+import { Topology, bridgePatch, bridgeSpec, checkName, checkUnicastMac, portSpec } from './specs.js';
 
 /** Logger is the slice of pino the daemon uses. */
 export interface Logger {
@@ -13,88 +20,337 @@ export interface Logger {
 }
 
 /** PortStatus is a port with its counters. */
-export type PortStatus = PortInfo & { counters: PortCounters };
+export type PortStatus = Omit<PortInfo, 'index' | 'offloads'> & { counters: PortCounters };
 /** BridgeStatus is a bridge with its counters. */
-export type BridgeStatus = BridgeInfo & { counters: BridgeCounters };
+export type BridgeStatus = Omit<BridgeInfo, 'slot'> & { counters: BridgeCounters };
+
+/** DaemonOptions configure a daemon; without a store nothing is persisted (tests, library use). */
+export interface DaemonOptions {
+  store?: StateStore;
+  /** onFatal is called if the data plane dies. */
+  onFatal?: (reason: string) => void;
+  /** fakeDevices runs the data plane over in-memory devices, for tests without root. */
+  fakeDevices?: { netns: string[] };
+}
+
+function savedPort(spec: PortSpec): SavedPort {
+  const p: SavedPort = { name: spec.name, kind: spec.kind, addresses: spec.addresses.map((a) => a.text), up: spec.up };
+  if (spec.netns !== undefined) p.netns = spec.netns;
+  if (spec.mac !== undefined) p.mac = spec.mac;
+  if (spec.mtu !== undefined) p.mtu = spec.mtu;
+  return p;
+}
 
 /** Daemon is tapwire's control plane; see the comment at the top of this file. */
 export class Daemon {
+  private readonly desired = new Map<string, SavedBridge>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
   private constructor(
     private readonly plane: DataPlaneClient,
     private readonly log: Logger,
+    private readonly store: StateStore | undefined,
   ) {}
 
-  /** start runs the data plane; `onFatal` is called if it dies. */
-  static async start(log: Logger, onFatal: (reason: string) => void): Promise<Daemon> {
+  /** start runs the data plane and rebuilds the saved state (if a store is given). */
+  static async start(log: Logger, options: DaemonOptions = {}): Promise<Daemon> {
+    const saved = options.store?.load(); // throws StateError before anything is started
     const plane = new DataPlaneClient(
       (l: WorkerLog) => log[l.level](l.fields ?? {}, l.msg),
-      (code) => onFatal(`data plane exited with code ${code}`),
+      (code) => options.onFatal?.(`data plane exited with code ${code}`),
+      options.fakeDevices,
     );
     await plane.started();
-    return new Daemon(plane, log);
+    const daemon = new Daemon(plane, log, options.store);
+    if (saved !== undefined) await daemon.restore(saved);
+    return daemon;
   }
 
-  async addBridge(input: unknown): Promise<BridgeInfo> {
-    const info = await this.plane.call<BridgeInfo>({ op: 'addBridge', spec: bridgeSpec(input) });
-    this.log.info({ bridge: info.name }, 'bridge added');
-    return info;
+  /** restore rebuilds a saved state; what can no longer be built (a namespace gone) is logged and dropped. */
+  private async restore(saved: SavedState): Promise<void> {
+    let dropped = 0;
+    for (const raw of saved.bridges) {
+      let spec;
+      try {
+        spec = bridgeSpec({ name: raw.name, agingSeconds: raw.agingSeconds, fdbMax: raw.fdbMax });
+        await this.plane.call({ op: 'addBridge', spec });
+      } catch (e) {
+        this.log.error({ bridge: raw.name, err: describe(e) }, 'cannot rebuild a saved bridge; dropped from the state');
+        dropped++;
+        continue;
+      }
+      const bridge: SavedBridge = { ...spec, ports: [], fdb: [] };
+      this.desired.set(spec.name, bridge);
+      for (const p of raw.ports ?? []) {
+        try {
+          const ps = portSpec(p);
+          await this.plane.call({ op: 'addPort', bridge: spec.name, spec: ps });
+          bridge.ports.push(savedPort(ps));
+        } catch (e) {
+          this.log.error({ bridge: spec.name, port: p.name, err: describe(e) }, 'cannot rebuild a saved port; dropped from the state');
+          dropped++;
+        }
+      }
+      for (const f of raw.fdb ?? []) {
+        try {
+          await this.plane.call({ op: 'fdbAdd', bridge: spec.name, mac: checkUnicastMac(f.mac, 'mac'), port: checkName(f.port, 'port') });
+          bridge.fdb.push({ mac: f.mac, port: f.port });
+        } catch (e) {
+          this.log.error({ bridge: spec.name, mac: f.mac, err: describe(e) }, 'cannot rebuild a static FDB entry; dropped from the state');
+          dropped++;
+        }
+      }
+    }
+    if (dropped > 0) this.persist();
+    this.log.info({ bridges: this.desired.size, ports: [...this.desired.values()].reduce((n, b) => n + b.ports.length, 0) }, 'state restored');
   }
 
-  async removeBridge(name: string, force = false): Promise<void> {
-    await this.plane.call({ op: 'removeBridge', name: checkName(name, 'bridge'), force });
-    this.log.info({ bridge: name }, 'bridge removed');
+  /** serial runs `change` after every change before it, so the saved state follows the data plane. */
+  private serial<T>(change: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new TwError('TW_ERR_INTERNAL', 'the daemon is shutting down'));
+    const next = this.queue.then(change, change);
+    this.queue = next.catch(() => undefined);
+    return next;
   }
 
-  async addPort(bridge: string, input: unknown): Promise<PortInfo> {
+  /** commit persists after a data plane change; if saving fails, `undo` restores the data plane. */
+  private async commit(apply: () => void, revert: () => void, undo: () => Promise<unknown>): Promise<void> {
+    apply();
+    try {
+      this.persist();
+    } catch (e) {
+      revert();
+      await undo().catch((u: unknown) => this.log.error({ err: describe(u) }, 'could not undo a change that could not be saved'));
+      throw new TwError('TW_ERR_INTERNAL', `the change could not be saved, so it was undone: ${(e as Error).message}`);
+    }
+  }
+
+  private persist(): void {
+    this.store?.save({ version: STATE_VERSION, bridges: [...this.desired.values()] });
+  }
+
+  private desiredBridge(name: string): SavedBridge {
+    const b = this.desired.get(name);
+    if (b === undefined) throw new TwError('TW_ERR_NOT_FOUND', `no bridge named ${name}`);
+    return b;
+  }
+
+  /** addBridge validates and creates a bridge. */
+  addBridge(input: unknown): Promise<BridgeStatus> {
+    const spec = bridgeSpec(input);
+    return this.serial(async () => {
+      await this.plane.call<BridgeInfo>({ op: 'addBridge', spec });
+      await this.commit(
+        () => this.desired.set(spec.name, { ...spec, ports: [], fdb: [] }),
+        () => this.desired.delete(spec.name),
+        () => this.plane.call({ op: 'removeBridge', name: spec.name, force: true }),
+      );
+      this.log.info({ bridge: spec.name }, 'bridge added');
+      return this.bridge(spec.name);
+    });
+  }
+
+  /** updateBridge changes a bridge's aging time and/or FDB cap. */
+  updateBridge(name: string, input: unknown): Promise<BridgeStatus> {
+    checkName(name, 'bridge');
+    const patch = bridgePatch(input);
+    return this.serial(async () => {
+      const b = this.desiredBridge(name);
+      const before = { agingSeconds: b.agingSeconds, fdbMax: b.fdbMax };
+      await this.plane.call({ op: 'updateBridge', name, ...patch });
+      await this.commit(
+        () => Object.assign(b, patch),
+        () => Object.assign(b, before),
+        () => this.plane.call({ op: 'updateBridge', name, ...before }),
+      );
+      this.log.info({ bridge: name, ...patch }, 'bridge changed');
+      return this.bridge(name);
+    });
+  }
+
+  /** removeBridge deletes a bridge; with ports on it only when `force`. */
+  removeBridge(name: string, force = false): Promise<void> {
+    checkName(name, 'bridge');
+    return this.serial(async () => {
+      const b = this.desiredBridge(name);
+      await this.plane.call({ op: 'removeBridge', name, force });
+      await this.commit(
+        () => this.desired.delete(name),
+        () => this.desired.set(name, b),
+        () => this.rebuild(b),
+      );
+      this.log.info({ bridge: name, force }, 'bridge removed');
+    });
+  }
+
+  private async rebuild(b: SavedBridge): Promise<void> {
+    await this.plane.call({ op: 'addBridge', spec: { name: b.name, agingSeconds: b.agingSeconds, fdbMax: b.fdbMax } });
+    for (const p of b.ports) await this.plane.call({ op: 'addPort', bridge: b.name, spec: portSpec(p) });
+    for (const f of b.fdb) await this.plane.call({ op: 'fdbAdd', bridge: b.name, mac: f.mac, port: f.port });
+  }
+
+  /** addPort validates and creates a port on a bridge. */
+  addPort(bridge: string, input: unknown): Promise<PortStatus> {
+    checkName(bridge, 'bridge');
     const spec = portSpec(input);
-    const info = await this.plane.call<PortInfo>({ op: 'addPort', bridge: checkName(bridge, 'bridge'), spec });
-    this.log.info({ bridge, port: info.name, kind: info.kind, netns: info.netns }, 'port added');
-    return info;
+    return this.serial(async () => {
+      const b = this.desiredBridge(bridge);
+      const info = await this.plane.call<PortInfo>({ op: 'addPort', bridge, spec });
+      const saved = savedPort(spec);
+      await this.commit(
+        () => b.ports.push(saved),
+        () => b.ports.splice(b.ports.indexOf(saved), 1),
+        () => this.plane.call({ op: 'removePort', bridge, name: spec.name }),
+      );
+      this.log.info({ bridge, port: info.name, kind: info.kind, netns: info.netns }, 'port added');
+      return this.port(bridge, spec.name);
+    });
   }
 
-  async removePort(bridge: string, name: string): Promise<void> {
-    await this.plane.call({ op: 'removePort', bridge: checkName(bridge, 'bridge'), name: checkName(name, 'port') });
-    this.log.info({ bridge, port: name }, 'port removed');
+  /** removePort deletes a port (and the static FDB entries that point at it). */
+  removePort(bridge: string, name: string): Promise<void> {
+    checkName(bridge, 'bridge');
+    checkName(name, 'port');
+    return this.serial(async () => {
+      const b = this.desiredBridge(bridge);
+      const saved = b.ports.find((p) => p.name === name);
+      await this.plane.call({ op: 'removePort', bridge, name });
+      const ports = b.ports;
+      const fdb = b.fdb;
+      await this.commit(
+        () => {
+          b.ports = ports.filter((p) => p.name !== name);
+          b.fdb = fdb.filter((f) => f.port !== name);
+        },
+        () => {
+          b.ports = ports;
+          b.fdb = fdb;
+        },
+        async () => {
+          if (saved === undefined) return;
+          await this.plane.call({ op: 'addPort', bridge, spec: portSpec(saved) });
+          for (const f of fdb.filter((x) => x.port === name)) await this.plane.call({ op: 'fdbAdd', bridge, mac: f.mac, port: f.port });
+        },
+      );
+      this.log.info({ bridge, port: name }, 'port removed');
+    });
   }
 
+  /** fdbAdd pins a unicast MAC to a port of the bridge. */
+  fdbAdd(bridge: string, mac: unknown, port: unknown): Promise<FdbRow> {
+    checkName(bridge, 'bridge');
+    const m = checkUnicastMac(mac, 'mac');
+    const p = checkName(port, 'port');
+    return this.serial(async () => {
+      const b = this.desiredBridge(bridge);
+      const fdb = b.fdb;
+      await this.plane.call({ op: 'fdbAdd', bridge, mac: m, port: p });
+      await this.commit(
+        () => (b.fdb = [...fdb.filter((f) => f.mac !== m), { mac: m, port: p }]),
+        () => (b.fdb = fdb),
+        () => this.plane.call({ op: 'fdbDelete', bridge, mac: m }),
+      );
+      return { mac: m, port: p, static: true, ageSeconds: 0 };
+    });
+  }
+
+  /** fdbDelete removes one entry, static or learned. */
+  fdbDelete(bridge: string, mac: unknown): Promise<void> {
+    checkName(bridge, 'bridge');
+    const m = checkUnicastMacOrGroup(mac);
+    return this.serial(async () => {
+      const b = this.desiredBridge(bridge);
+      const fdb = b.fdb;
+      const pinned = fdb.find((f) => f.mac === m);
+      await this.plane.call({ op: 'fdbDelete', bridge, mac: m });
+      await this.commit(
+        () => (b.fdb = fdb.filter((f) => f.mac !== m)),
+        () => (b.fdb = fdb),
+        () => (pinned === undefined ? Promise.resolve() : this.plane.call({ op: 'fdbAdd', bridge, mac: m, port: pinned.port })),
+      );
+    });
+  }
+
+  /** fdbFlush forgets the learned entries of a bridge; static entries stay. */
+  fdbFlush(bridge: string): Promise<number> {
+    checkName(bridge, 'bridge');
+    return this.serial(async () => {
+      this.desiredBridge(bridge);
+      return this.plane.call<number>({ op: 'fdbFlush', bridge });
+    });
+  }
+
+  /** bridges lists every bridge with its counters. */
   async bridges(): Promise<BridgeStatus[]> {
     const list = await this.plane.call<BridgeInfo[]>({ op: 'listBridges' });
-    return list.map((b) => ({ ...b, counters: this.plane.counters.readBridge(b.slot) }));
+    return list.map(({ slot, ...b }) => ({ ...b, counters: this.plane.counters.readBridge(slot) }));
   }
 
+  /** bridge returns one bridge, or throws TW_ERR_NOT_FOUND. */
+  async bridge(name: string): Promise<BridgeStatus> {
+    checkName(name, 'bridge');
+    const b = (await this.bridges()).find((x) => x.name === name);
+    if (b === undefined) throw new TwError('TW_ERR_NOT_FOUND', `no bridge named ${name}`);
+    return b;
+  }
+
+  /** ports lists the ports of one bridge (or of all) with their counters. */
   async ports(bridge?: string): Promise<PortStatus[]> {
+    if (bridge !== undefined) checkName(bridge, 'bridge');
     const list = await this.plane.call<PortInfo[]>({ op: 'listPorts', bridge });
-    return list.map((p) => ({ ...p, counters: this.plane.counters.readPort(p.index) }));
+    return list.map(({ index, offloads: _offloads, ...p }) => ({ ...p, counters: this.plane.counters.readPort(index) }));
   }
 
-  async fdb(bridge: string): Promise<FdbRow[]> {
+  /** port returns one port, or throws TW_ERR_NOT_FOUND. */
+  async port(bridge: string, name: string): Promise<PortStatus> {
+    checkName(name, 'port');
+    const p = (await this.ports(bridge)).find((x) => x.name === name);
+    if (p === undefined) throw new TwError('TW_ERR_NOT_FOUND', `bridge ${bridge} has no port ${name}`);
+    return p;
+  }
+
+  /** fdb lists a bridge's forwarding database. */
+  fdb(bridge: string): Promise<FdbRow[]> {
     return this.plane.call<FdbRow[]>({ op: 'fdbList', bridge: checkName(bridge, 'bridge') });
   }
 
-  async fdbAdd(bridge: string, mac: string, port: string): Promise<void> {
-    await this.plane.call({ op: 'fdbAdd', bridge: checkName(bridge, 'bridge'), mac: checkUnicastMac(mac, 'mac'), port: checkName(port, 'port') });
-  }
-
-  /** apply builds a validated topology; on the first failure it undoes what it built and rethrows. */
+  /** apply builds the bridges of a topology file that are not there yet; if any part fails, every
+   * bridge it built is removed again (from the data plane and the saved state) and the error rethrown. */
   async apply(t: Topology): Promise<void> {
     const built: string[] = [];
     try {
       for (const b of t.bridges) {
-        await this.plane.call({ op: 'addBridge', spec: b.spec });
-        built.push(b.spec.name);
-        for (const p of b.ports) {
-          const info = await this.plane.call<PortInfo>({ op: 'addPort', bridge: b.spec.name, spec: p });
-          this.log.info({ bridge: b.spec.name, port: info.name, netns: info.netns, ifname: info.ifname }, 'port added');
+        if (this.desired.has(b.spec.name)) {
+          this.log.info({ bridge: b.spec.name }, 'bridge of the topology file already in the state; left as it is');
+          continue;
         }
+        await this.addBridge(b.spec);
+        built.push(b.spec.name);
+        for (const p of b.ports) await this.addPort(b.spec.name, savedPort(p));
       }
     } catch (e) {
-      for (const name of built.reverse()) await this.plane.call({ op: 'removeBridge', name, force: true }).catch(() => undefined);
+      for (const name of built.reverse()) await this.removeBridge(name, true).catch(() => undefined);
       throw e;
     }
   }
 
-  /** close stops the data plane: every device is closed, so non-persistent TAPs disappear. */
+  /** close stops the data plane: every device is closed, so non-persistent TAPs disappear. The saved
+   * state stays: the next start rebuilds it. */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue;
     await this.plane.stop();
   }
+}
+
+function checkUnicastMacOrGroup(mac: unknown): string {
+  // Deleting accepts any MAC the table may hold; checkUnicastMac's message is right for the rest.
+  if (typeof mac === 'string' && /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac)) return mac.toLowerCase();
+  return checkUnicastMac(mac, 'mac');
+}
+
+function describe(e: unknown): unknown {
+  return e instanceof TwError ? { code: e.code, detail: e.detail } : e instanceof Error ? e.message : e;
 }

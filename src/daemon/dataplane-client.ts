@@ -4,6 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { TwError, isErrorCode } from '../errors.js';
 import { CounterBlock } from '../dataplane/counters.js';
 import { Command, Reply } from '../dataplane/protocol.js';
+import type { WorkerInit } from '../dataplane/worker.js';
 
 /** WorkerLog is a log line the worker asks the main thread to write. */
 export interface WorkerLog {
@@ -21,8 +22,10 @@ export class DataPlaneClient {
   private exited = false;
   private readonly ready: Promise<void>;
 
-  constructor(onLog: (log: WorkerLog) => void, onExit: (code: number) => void) {
-    this.worker = new Worker(new URL('../dataplane/worker.js', import.meta.url), { workerData: { counters: this.counters.buffer } });
+  /** `fake` runs the data plane over in-memory devices (see WorkerInit). */
+  constructor(onLog: (log: WorkerLog) => void, onExit: (code: number) => void, fake?: { netns: string[] }) {
+    const init: WorkerInit = { counters: this.counters.buffer, fake };
+    this.worker = new Worker(new URL('../dataplane/worker.js', import.meta.url), { workerData: init });
     this.ready = new Promise((resolve, reject) => {
       this.worker.once('error', reject);
       this.worker.on('message', (m: Reply | { ready: true } | { log: WorkerLog }) => {

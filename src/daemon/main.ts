@@ -1,103 +1,179 @@
 #!/usr/bin/env node
-// tapwired: the daemon entry. It starts the data plane, builds the topology of --config (if any), and runs
-// until SIGTERM/SIGINT, when it closes every device (its TAPs disappear) and exits 0.
-// SIGUSR1 logs one `stats` line with every bridge's and port's counters.
-import { readFileSync } from 'node:fs';
+// tapwired: the daemon entry. It rebuilds the saved state of --state-dir, serves the REST API on the unix
+// socket (and on --listen with a bearer token), and runs until SIGTERM/SIGINT, when it closes every device
+// (its TAPs disappear) and exits 0; the next start rebuilds them. SIGUSR1 logs one `stats` line.
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+import { FastifyInstance } from 'fastify';
 import { TwError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { buildApp, buildMetricsApp } from '../api/app.js';
+import { parseHostPort, prepareSocket, restrictSocket } from '../api/listen.js';
+import { Metrics } from '../metrics/metrics.js';
 import { Daemon } from './daemon.js';
+import { StateError, StateStore } from './state-store.js';
 import { topology } from './specs.js';
 
-const USAGE = `Usage: tapwired [--config FILE] [--log-level LEVEL]
+const USAGE = `Usage: tapwired [options]
 
-  --config FILE      build the bridges and ports described in FILE (JSON) at start (env TAPWIRE_CONFIG)
-  --log-level LEVEL  fatal, error, warn, info (default), debug, trace (env TAPWIRE_LOG_LEVEL)
-  --version          print the version and exit
-  --help             print this help and exit
+  --socket PATH          API unix socket, mode 0660, no token (default /run/tapwire/tapwired.sock)
+  --listen HOST:PORT     also serve the API over TCP; every request needs "Authorization: Bearer <token>"
+  --token-file PATH      the token for --listen (default: generated into <state-dir>/api-token, mode 0600)
+  --metrics-listen HOST:PORT  serve GET /metrics without authentication on HOST:PORT
+  --state-dir DIR        where state.json is kept (default /var/lib/tapwire)
+  --config FILE          also build the bridges and ports of FILE (JSON) that the state does not have yet
+  --log-level LEVEL      fatal, error, warn, info (default), debug, trace
+  --version, --help
 
-Signals: SIGTERM/SIGINT stop cleanly; SIGUSR1 logs the counters as one "stats" line.`;
+Each option can also be set in the environment: TAPWIRE_SOCKET, TAPWIRE_LISTEN, TAPWIRE_TOKEN_FILE,
+TAPWIRE_METRICS_LISTEN, TAPWIRE_STATE_DIR, TAPWIRE_CONFIG, TAPWIRE_LOG_LEVEL (the flag wins).
+Signals: SIGTERM/SIGINT stop cleanly; SIGUSR1 logs every bridge's and port's counters as one "stats" line.`;
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
+const OPTIONS = {
+  socket: { type: 'string', env: 'TAPWIRE_SOCKET', default: '/run/tapwire/tapwired.sock' },
+  listen: { type: 'string', env: 'TAPWIRE_LISTEN' },
+  'token-file': { type: 'string', env: 'TAPWIRE_TOKEN_FILE' },
+  'metrics-listen': { type: 'string', env: 'TAPWIRE_METRICS_LISTEN' },
+  'state-dir': { type: 'string', env: 'TAPWIRE_STATE_DIR', default: '/var/lib/tapwire' },
+  config: { type: 'string', env: 'TAPWIRE_CONFIG' },
+  'log-level': { type: 'string', env: 'TAPWIRE_LOG_LEVEL', default: 'info' },
+} as const;
+type Flag = keyof typeof OPTIONS;
 
 function fail(message: string): never {
   process.stderr.write(`tapwired: ${message}\n`);
   process.exit(2);
 }
 
-async function main(): Promise<void> {
-  let values;
+function parseFlags(): Record<Flag, string | undefined> | undefined {
+  let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
-      options: {
-        config: { type: 'string' },
-        'log-level': { type: 'string' },
-        version: { type: 'boolean' },
-        help: { type: 'boolean' },
-      },
+      options: { ...Object.fromEntries(Object.keys(OPTIONS).map((k) => [k, { type: 'string' as const }])), version: { type: 'boolean' }, help: { type: 'boolean' } },
       strict: true,
       allowPositionals: false,
     }));
   } catch (e) {
     fail(`${(e as Error).message}\n${USAGE}`);
   }
-  if (values.help) {
+  if (values.help === true) {
     process.stdout.write(`${USAGE}\n`);
-    return;
+    return undefined;
   }
-  if (values.version) {
+  if (values.version === true) {
     process.stdout.write(`${VERSION}\n`);
-    return;
+    return undefined;
   }
-  const level = values['log-level'] ?? process.env.TAPWIRE_LOG_LEVEL ?? 'info';
+  const out = {} as Record<Flag, string | undefined>;
+  for (const [k, o] of Object.entries(OPTIONS) as [Flag, (typeof OPTIONS)[Flag]][]) {
+    const v = values[k] ?? process.env[o.env];
+    out[k] = typeof v === 'string' && v !== '' ? v : 'default' in o ? o.default : undefined;
+  }
+  return out;
+}
+
+/** apiToken reads --token-file, or reuses/generates <state-dir>/api-token (mode 0600). */
+function apiToken(tokenFile: string | undefined, stateDir: string): { token: string; path: string; generated: boolean } {
+  const path = tokenFile ?? join(stateDir, 'api-token');
+  if (tokenFile !== undefined || existsSync(path)) {
+    const token = readFileSync(path, 'utf8').trim();
+    if (token.length < 16) throw new Error(`the token in ${path} is shorter than 16 characters`);
+    return { token, path, generated: false };
+  }
+  const token = randomBytes(32).toString('base64url');
+  writeFileSync(path, `${token}\n`, { mode: 0o600, flag: 'wx' });
+  return { token, path, generated: true };
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlags();
+  if (flags === undefined) return;
+  const level = flags['log-level']!;
   if (!LEVELS.includes(level)) fail(`--log-level must be one of ${LEVELS.join(', ')}`);
-  const configPath = values.config ?? process.env.TAPWIRE_CONFIG;
-  let topo = { bridges: [] } as ReturnType<typeof topology>;
-  if (configPath !== undefined && configPath !== '') {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(readFileSync(configPath, 'utf8'));
-    } catch (e) {
-      fail(`cannot read ${configPath}: ${(e as Error).message}`);
-    }
-    try {
-      topo = topology(raw);
-    } catch (e) {
-      fail(`${configPath}: ${e instanceof TwError ? e.detail : (e as Error).message}`);
-    }
-  }
-
-  const log = pino({ level, base: { pid: process.pid }, name: 'tapwired' });
-  let stopping = false;
-  const daemon = await Daemon.start(log, (reason) => {
-    if (stopping) return;
-    log.fatal({ reason }, 'data plane failed');
-    process.exit(1);
-  });
+  let listen;
+  let metricsListen;
   try {
-    await daemon.apply(topo);
+    listen = flags.listen === undefined ? undefined : parseHostPort(flags.listen, '--listen');
+    metricsListen = flags['metrics-listen'] === undefined ? undefined : parseHostPort(flags['metrics-listen'], '--metrics-listen');
   } catch (e) {
-    log.fatal({ err: e instanceof TwError ? { code: e.code, detail: e.detail } : e }, 'cannot build the topology');
-    stopping = true;
-    await daemon.close();
-    process.exit(1);
+    fail((e as Error).message);
+  }
+  let topo;
+  if (flags.config !== undefined) {
+    try {
+      topo = topology(JSON.parse(readFileSync(flags.config, 'utf8')));
+    } catch (e) {
+      fail(`${flags.config}: ${e instanceof TwError ? e.detail : (e as Error).message}`);
+    }
   }
 
-  const stop = async (signal: string): Promise<void> => {
+  const log = pino({ level, base: { pid: process.pid }, name: 'tapwired', redact: ['req.headers.authorization', 'token'] });
+  const stateDir = flags['state-dir']!;
+  const socketPath = flags.socket!;
+  let stopping = false;
+  let daemon: Daemon;
+  try {
+    daemon = await Daemon.start(log, {
+      store: new StateStore(stateDir),
+      onFatal: (reason) => {
+        if (stopping) return;
+        log.fatal({ reason }, 'data plane failed');
+        process.exit(1);
+      },
+    });
+  } catch (e) {
+    if (e instanceof StateError) {
+      log.fatal({ stateFile: join(stateDir, 'state.json') }, e.message);
+      fail(e.message);
+    }
+    throw e;
+  }
+  const listeners: FastifyInstance[] = [];
+  const stop = async (signal: string, code = 0): Promise<void> => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
+    for (const l of listeners) await l.close().catch(() => undefined);
     await daemon.close();
     log.info('stopped');
-    process.exit(0);
+    process.exit(code);
   };
+  try {
+    if (topo !== undefined) await daemon.apply(topo);
+    const metrics = new Metrics(daemon);
+    await prepareSocket(socketPath);
+    const local = await buildApp(daemon, { metrics, logger: log.child({ listener: 'socket' }) });
+    listeners.push(local);
+    await local.listen({ path: socketPath });
+    restrictSocket(socketPath);
+    if (listen !== undefined) {
+      const t = apiToken(flags['token-file'], stateDir);
+      if (t.generated) log.info({ tokenFile: t.path }, 'generated an API token');
+      const tcp = await buildApp(daemon, { metrics, token: t.token, logger: log.child({ listener: 'tcp' }) });
+      listeners.push(tcp);
+      await tcp.listen({ host: listen.host, port: listen.port });
+    }
+    if (metricsListen !== undefined) {
+      const m = await buildMetricsApp(metrics, log.child({ listener: 'metrics' }, { level: 'warn' }));
+      listeners.push(m);
+      await m.listen({ host: metricsListen.host, port: metricsListen.port });
+    }
+  } catch (e) {
+    log.fatal({ err: e instanceof TwError ? { code: e.code, detail: e.detail } : (e as Error).message }, 'cannot start');
+    process.stderr.write(`tapwired: ${e instanceof TwError ? e.detail : (e as Error).message}\n`);
+    await stop('startup failure', 1);
+  }
+
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGUSR1', () => {
     void Promise.all([daemon.bridges(), daemon.ports()]).then(([bridges, ports]) => log.info({ bridges, ports }, 'stats'));
   });
-  log.info({ version: VERSION, bridges: topo.bridges.length, ports: topo.bridges.reduce((n, b) => n + b.ports.length, 0) }, 'ready');
+  log.info({ version: VERSION, socket: socketPath, listen: flags.listen, metricsListen: flags['metrics-listen'], stateDir }, 'ready');
 }
 
 main().catch((e: unknown) => {

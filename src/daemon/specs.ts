@@ -84,6 +84,16 @@ export function bridgeSpec(input: unknown, where = 'bridge', alsoAllowed: readon
   };
 }
 
+/** bridgePatch validates the changeable fields of a bridge. */
+export function bridgePatch(input: unknown, where = 'bridge'): { agingSeconds?: number; fdbMax?: number } {
+  const o = record(input, where);
+  onlyKeys(o, ['agingSeconds', 'fdbMax'], where);
+  const patch: { agingSeconds?: number; fdbMax?: number } = {};
+  if (o.agingSeconds !== undefined) patch.agingSeconds = integer(o.agingSeconds, `${where}.agingSeconds`, AGING_SECONDS_RANGE.min, AGING_SECONDS_RANGE.max);
+  if (o.fdbMax !== undefined) patch.fdbMax = integer(o.fdbMax, `${where}.fdbMax`, FDB_MAX_RANGE.min, FDB_MAX_RANGE.max);
+  return patch;
+}
+
 /** portSpec validates a port definition of any supported kind. */
 export function portSpec(input: unknown, where = 'port'): PortSpec {
   const o = record(input, where);

@@ -4,6 +4,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { TwError } from '../errors.js';
 import { openTapDevice } from '../tap/tap-device.js';
+import { FakeTaps } from '../tap/fake-tap.js';
+import { FakeIo } from './fake-io.js';
 import { CounterBlock } from './counters.js';
 import { DataPlane } from './dataplane.js';
 import { nativeIo } from './io.js';
@@ -12,16 +14,20 @@ import { Command, Reply, Request } from './protocol.js';
 /** WorkerInit is the workerData the control plane passes. */
 export interface WorkerInit {
   counters: SharedArrayBuffer;
+  /** fake runs the data plane over in-memory devices (tests without root); `netns` are the namespaces
+   * that "exist". */
+  fake?: { netns: string[] };
 }
 
 const port = parentPort;
 if (port === null) throw new Error('dataplane/worker.js must run in a worker thread');
 const init = workerData as WorkerInit;
 
+const fakeTaps = init.fake === undefined ? undefined : new FakeTaps(init.fake.netns);
 const plane = new DataPlane({
   counters: new CounterBlock(init.counters),
-  io: nativeIo,
-  openTap: openTapDevice,
+  io: fakeTaps === undefined ? nativeIo : (onBatch) => new FakeIo(onBatch),
+  openTap: fakeTaps === undefined ? openTapDevice : fakeTaps.opener,
   clock: () => performance.now(),
   log: (level, msg, fields) => port.postMessage({ log: { level, msg, fields } }),
 });

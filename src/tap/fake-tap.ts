@@ -8,11 +8,21 @@ export class FakeTaps {
   /** failNext, when set, makes the next open throw this error (to test that failures change nothing). */
   failNext: Error | undefined;
 
+  /** namespaces, when given, are the only network namespaces a spec may name (others fail like the
+   * kernel: ENOENT opening /run/netns/NAME). */
+  constructor(private readonly namespaces?: string[]) {}
+
   readonly opener: TapOpener = (spec) => {
     if (this.failNext !== undefined) {
       const e = this.failNext;
       this.failNext = undefined;
       throw e;
+    }
+    if (spec.netns !== undefined && this.namespaces !== undefined && !this.namespaces.includes(spec.netns)) {
+      throw Object.assign(new Error(`open(/run/netns/${spec.netns}): No such file or directory (ENOENT)`), { code: 'ENOENT', errno: 2, syscall: `open(/run/netns/${spec.netns})` });
+    }
+    for (const d of this.open.values()) {
+      if (d.spec.name === spec.name) throw Object.assign(new Error('ioctl(TUNSETIFF): Device or resource busy (EBUSY)'), { code: 'EBUSY', errno: 16, syscall: 'ioctl(TUNSETIFF)' });
     }
     const fd = this.nextFd++;
     const device: Device = {

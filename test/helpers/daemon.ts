@@ -43,6 +43,7 @@ export class RunningDaemon {
   constructor(
     readonly proc: ChildProcess,
     private readonly dir: string,
+    readonly files: DaemonFiles,
   ) {
     createInterface({ input: proc.stdout! }).on('line', (text) => {
       let line: Record<string, unknown>;
@@ -88,21 +89,51 @@ export class RunningDaemon {
     return { ports, bridges };
   }
 
-  /** stop sends SIGTERM and waits for the exit code. */
-  async stop(): Promise<number | null> {
+  /** stop sends SIGTERM and waits (at most 15 s, then SIGKILL) for the exit code; `keepFiles` leaves
+   * the socket and state directory for a restart. */
+  async stop(keepFiles = false): Promise<number | null> {
     if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGTERM');
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 15_000);
     const code = await this.exited;
-    rmSync(this.dir, { recursive: true, force: true });
+    clearTimeout(timer);
+    if (!keepFiles) rmSync(this.dir, { recursive: true, force: true });
     return code;
   }
 }
 
-/** startDaemon runs tapwired in namespace `ns` (short name) with `topology` and waits for `ready`. */
-export async function startDaemon(lab: Lab, ns: string, topology: unknown, env: Record<string, string> = {}): Promise<RunningDaemon> {
+/** DaemonFiles are where a test daemon keeps its socket, state and topology file. */
+export interface DaemonFiles {
+  dir: string;
+  socket: string;
+  stateDir: string;
+}
+
+/** daemonFiles makes a temporary directory for a test daemon (removed by RunningDaemon.stop()). */
+export function daemonFiles(lab: Lab): DaemonFiles {
   const dir = mkdtempSync(join(tmpdir(), `${lab.prefix}-`));
-  const config = join(dir, 'topology.json');
-  writeFileSync(config, JSON.stringify(topology));
-  const d = new RunningDaemon(lab.spawn(ns, process.execPath, [MAIN, '--config', config], env), dir);
+  return { dir, socket: join(dir, 'api.sock'), stateDir: join(dir, 'state') };
+}
+
+/**
+ * startDaemon runs tapwired in namespace `ns` (short name) with `topology` (or none) and waits for
+ * `ready`. It gets its own socket and state directory (pass `files` again to restart on the same state)
+ * and the extra `args`.
+ */
+export async function startDaemon(
+  lab: Lab,
+  ns: string,
+  topology: unknown,
+  env: Record<string, string> = {},
+  options: { files?: DaemonFiles; args?: string[] } = {},
+): Promise<RunningDaemon> {
+  const files = options.files ?? daemonFiles(lab);
+  const args = [MAIN, '--socket', files.socket, '--state-dir', files.stateDir, ...(options.args ?? [])];
+  if (topology !== undefined) {
+    const config = join(files.dir, 'topology.json');
+    writeFileSync(config, JSON.stringify(topology));
+    args.push('--config', config);
+  }
+  const d = new RunningDaemon(lab.spawn(ns, process.execPath, args, env), files.dir, files);
   const outcome = await Promise.race([d.waitFor((l) => l.msg === 'ready', 20_000).then(() => 'ready'), d.exited.then((c) => `exited with ${c}`)]);
   if (outcome !== 'ready') throw new Error(`tapwired did not start (${outcome}): ${d.stderr} ${JSON.stringify(d.lines)}`);
   return d;

@@ -4,7 +4,7 @@ import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { TestContext } from 'node:test';
 
-const TOOLS = ['ip', 'ping', 'iperf3', 'tcpdump', 'python3'];
+const TOOLS = ['ip', 'ping', 'iperf3', 'tcpdump', 'python3', 'curl'];
 
 /** missingRequirement says why end-to-end tests cannot run here, or returns undefined. */
 export function missingRequirement(tools: string[] = TOOLS): string | undefined {

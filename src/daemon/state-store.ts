@@ -1,0 +1,96 @@
+// StateStore: the daemon's desired state on disk, <state-dir>/state.json. Every accepted change is written
+// atomically (a temporary file in the same directory, fsync, rename over the old file, fsync the
+// directory), so a crash or kill -9 at any moment leaves either the old or the new state, never a torn one.
+// A file that cannot be read as a state of a known version is never overwritten: load() throws and the
+// daemon refuses to start, keeping the file for a person to look at.
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** STATE_VERSION is the format version this build writes and reads. */
+export const STATE_VERSION = 1;
+
+/** SavedPort is a port as the user asked for it (normalized). */
+export interface SavedPort {
+  name: string;
+  kind: 'tap';
+  netns?: string;
+  addresses: string[];
+  mac?: string;
+  mtu?: number;
+  up: boolean;
+}
+
+/** SavedBridge is a bridge with its ports and static FDB entries. */
+export interface SavedBridge {
+  name: string;
+  agingSeconds: number;
+  fdbMax: number;
+  ports: SavedPort[];
+  fdb: { mac: string; port: string }[];
+}
+
+/** SavedState is the content of state.json. */
+export interface SavedState {
+  version: typeof STATE_VERSION;
+  bridges: SavedBridge[];
+}
+
+/** StateError says why a state file cannot be used. */
+export class StateError extends Error {
+  override name = 'StateError';
+}
+
+/** StateStore reads and atomically writes state.json in `dir`. */
+export class StateStore {
+  readonly path: string;
+
+  constructor(readonly dir: string) {
+    this.path = join(dir, 'state.json');
+  }
+
+  /** load returns the saved state, undefined when there is none yet, or throws StateError. */
+  load(): SavedState | undefined {
+    let text: string;
+    try {
+      text = readFileSync(this.path, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new StateError(`cannot read ${this.path}: ${(e as Error).message}`);
+    }
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch (e) {
+      throw new StateError(`${this.path} is not valid JSON (${(e as Error).message}); the daemon will not overwrite it: fix or move it away`);
+    }
+    const version = (data as { version?: unknown } | null)?.version;
+    if (version !== STATE_VERSION) {
+      throw new StateError(`${this.path} has format version ${JSON.stringify(version)}, this tapwired reads version ${STATE_VERSION}; the daemon will not overwrite it`);
+    }
+    if (!Array.isArray((data as { bridges?: unknown }).bridges)) throw new StateError(`${this.path}: "bridges" must be an array`);
+    return data as SavedState;
+  }
+
+  /** save writes `state` atomically (see the comment at the top of this file). */
+  save(state: SavedState): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o750 });
+    const tmp = `${this.path}.${process.pid}.tmp`;
+    const fd = openSync(tmp, 'w', 0o640);
+    try {
+      writeSync(fd, `${JSON.stringify(state, null, 2)}\n`);
+      fsyncSync(fd);
+    } catch (e) {
+      closeSync(fd);
+      unlinkSync(tmp);
+      throw e;
+    }
+    closeSync(fd);
+    renameSync(tmp, this.path);
+    const dirFd = openSync(this.dir, 'r');
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
+  }
+}

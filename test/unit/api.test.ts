@@ -1,0 +1,328 @@
+// The REST API through inject(), over a daemon whose data plane runs on in-memory devices (no root):
+// every route's success, each kind of bad input, 404, 409, and that a failed request changes nothing.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/api/app.js';
+import { OPENAPI_FILE, renderOpenApi } from '../../src/api/export-openapi.js';
+import { Daemon } from '../../src/daemon/daemon.js';
+import { StateError, StateStore } from '../../src/daemon/state-store.js';
+import { Metrics } from '../../src/metrics/metrics.js';
+
+const silent = { info() {}, warn() {}, error() {} };
+const NETNS = ['h1', 'h2', 'h3'];
+
+interface Ctx {
+  dir: string;
+  store: StateStore;
+  daemon: Daemon;
+  app: FastifyInstance;
+}
+
+async function start(dir = mkdtempSync(join(tmpdir(), 'twapi-')), token?: string): Promise<Ctx> {
+  const store = new StateStore(dir);
+  const daemon = await Daemon.start(silent, { store, fakeDevices: { netns: NETNS } });
+  const app = await buildApp(daemon, { token, metrics: new Metrics(daemon) });
+  await app.ready();
+  return { dir, store, daemon, app };
+}
+
+async function stop(c: Ctx, keep = false): Promise<void> {
+  await c.app.close();
+  await c.daemon.close();
+  if (!keep) rmSync(c.dir, { recursive: true, force: true });
+}
+
+/** snapshot is everything a request could change: what the API shows and the saved state. */
+async function snapshot(c: Ctx): Promise<unknown> {
+  const bridges = await c.daemon.bridges();
+  const ports = await c.daemon.ports();
+  const fdb = await Promise.all(bridges.map((b) => c.daemon.fdb(b.name)));
+  let saved = '';
+  try {
+    saved = readFileSync(c.store.path, 'utf8');
+  } catch {
+    // nothing saved yet
+  }
+  return { bridges: bridges.map(({ counters: _c, ...b }) => b), ports: ports.map(({ counters: _c, ...p }) => p), fdb, saved };
+}
+
+type Json = Record<string, unknown>;
+
+async function call(c: Ctx, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown, headers: Record<string, string> = {}) {
+  const r = await c.app.inject({ method, url, payload: payload as Json, headers });
+  const body = r.body === '' ? undefined : (JSON.parse(r.body) as unknown);
+  return { status: r.statusCode, body, type: String(r.headers['content-type'] ?? '') };
+}
+
+/** rejects checks that the request fails with `status`/`code` (detail matching `detail`) and changes nothing. */
+async function rejects(c: Ctx, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload: unknown, status: number, code: string, detail?: RegExp): Promise<void> {
+  const before = await snapshot(c);
+  const r = await call(c, method, url, payload);
+  const b = r.body as Json;
+  assert.equal(r.status, status, `${method} ${url} ${JSON.stringify(payload)} -> ${JSON.stringify(r.body)}`);
+  assert.match(r.type, /^application\/problem\+json/);
+  assert.equal(b.code, code, JSON.stringify(b));
+  assert.equal(b.status, status);
+  assert.equal(typeof b.title, 'string');
+  assert.equal(typeof b.type, 'string');
+  if (detail !== undefined) assert.match(String(b.detail), detail);
+  assert.deepEqual(await snapshot(c), before, `${method} ${url} changed something although it failed`);
+}
+
+describe('REST API', () => {
+  let c: Ctx;
+  before(async () => {
+    c = await start();
+  });
+  after(async () => {
+    await stop(c);
+  });
+
+  test('GET /v1/health', async () => {
+    const r = await call(c, 'GET', '/v1/health');
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body, { status: 'ok', version: '0.1.0' });
+  });
+
+  test('bridges: create, list, show, change, delete', async () => {
+    let r = await call(c, 'POST', '/v1/bridges', { name: 'br0' });
+    assert.equal(r.status, 201);
+    assert.deepEqual(r.body, { name: 'br0', agingSeconds: 300, fdbMax: 8192, ports: [], counters: { fdbEntries: 0, fdbLearned: 0, fdbMoved: 0, fdbExpired: 0, fdbEvicted: 0, floods: 0 } });
+    r = await call(c, 'POST', '/v1/bridges', { name: 'lab.1', agingSeconds: 60, fdbMax: 100 });
+    assert.equal(r.status, 201);
+    r = await call(c, 'GET', '/v1/bridges');
+    assert.deepEqual((r.body as Json[]).map((b) => b.name), ['br0', 'lab.1']);
+    r = await call(c, 'GET', '/v1/bridges/lab.1');
+    assert.equal((r.body as Json).fdbMax, 100);
+    r = await call(c, 'PATCH', '/v1/bridges/lab.1', { agingSeconds: 30 });
+    assert.equal(r.status, 200);
+    assert.equal((r.body as Json).agingSeconds, 30);
+    assert.equal((r.body as Json).fdbMax, 100);
+    r = await call(c, 'DELETE', '/v1/bridges/lab.1');
+    assert.equal(r.status, 204);
+    assert.equal(r.body, undefined);
+    assert.equal((await call(c, 'GET', '/v1/bridges/lab.1')).status, 404);
+  });
+
+  test('bridges: bad input, 404 and 409 change nothing', async () => {
+    await rejects(c, 'POST', '/v1/bridges', { name: 'a-name-of-16-byte' }, 400, 'TW_ERR_VALIDATION', /name/);
+    await rejects(c, 'POST', '/v1/bridges', { name: 'br 0' }, 400, 'TW_ERR_VALIDATION', /name/);
+    await rejects(c, 'POST', '/v1/bridges', { name: '' }, 400, 'TW_ERR_VALIDATION');
+    await rejects(c, 'POST', '/v1/bridges', { name: 'brx', colour: 'red' }, 400, 'TW_ERR_VALIDATION', /unknown field "colour"/);
+    await rejects(c, 'POST', '/v1/bridges', { name: 'brx', agingSeconds: 5 }, 400, 'TW_ERR_VALIDATION', /agingSeconds/);
+    await rejects(c, 'POST', '/v1/bridges', { name: 'brx', fdbMax: '10' }, 400, 'TW_ERR_VALIDATION', /fdbMax/);
+    await rejects(c, 'POST', '/v1/bridges', {}, 400, 'TW_ERR_VALIDATION', /name/);
+    await rejects(c, 'POST', '/v1/bridges', { name: 'br0' }, 409, 'TW_ERR_EXISTS');
+    await rejects(c, 'GET', '/v1/bridges/nope', undefined, 404, 'TW_ERR_NOT_FOUND');
+    await rejects(c, 'GET', '/v1/bridges/bad name!', undefined, 400, 'TW_ERR_VALIDATION');
+    await rejects(c, 'PATCH', '/v1/bridges/nope', { agingSeconds: 20 }, 404, 'TW_ERR_NOT_FOUND');
+    await rejects(c, 'PATCH', '/v1/bridges/br0', { name: 'other' }, 400, 'TW_ERR_VALIDATION', /unknown field "name"/);
+    await rejects(c, 'PATCH', '/v1/bridges/br0', { fdbMax: 0 }, 400, 'TW_ERR_VALIDATION');
+    await rejects(c, 'DELETE', '/v1/bridges/nope', undefined, 404, 'TW_ERR_NOT_FOUND');
+    await rejects(c, 'DELETE', '/v1/bridges/br0?force=yes', undefined, 400, 'TW_ERR_VALIDATION');
+  });
+
+  test('ports: create, list, show, delete; a bridge with ports is in use', async () => {
+    let r = await call(c, 'POST', '/v1/bridges/br0/ports', { name: 'p1', kind: 'tap', netns: 'h1', addresses: ['10.0.0.1/24', 'fd00::1/64'], mac: '02:00:00:00:00:01', mtu: 9000 });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const p1 = r.body as Json;
+    assert.equal(p1.name, 'p1');
+    assert.equal(p1.bridge, 'br0');
+    assert.equal(p1.kind, 'tap');
+    assert.equal(p1.ifname, 'p1');
+    assert.equal(p1.netns, 'h1');
+    assert.deepEqual(p1.addresses, ['10.0.0.1/24', 'fd00::1/64']);
+    assert.equal(p1.mac, '02:00:00:00:00:01');
+    assert.equal(p1.mtu, 9000);
+    assert.equal(p1.state, 'up');
+    assert.deepEqual(p1.counters, { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, rxGsoFrames: 0, txGsoFrames: 0, rxBatches: 0, drops: {} });
+    r = await call(c, 'POST', '/v1/bridges/br0/ports', { name: 'p2', kind: 'tap', up: false });
+    assert.equal(r.status, 201);
+    assert.equal((r.body as Json).state, 'down');
+    r = await call(c, 'GET', '/v1/bridges/br0/ports');
+    assert.deepEqual((r.body as Json[]).map((p) => p.name), ['p1', 'p2']);
+    r = await call(c, 'GET', '/v1/bridges/br0/ports/p2');
+    assert.equal((r.body as Json).mtu, 1500);
+    assert.equal((await call(c, 'GET', '/v1/bridges/br0')).body && ((await call(c, 'GET', '/v1/bridges/br0')).body as Json).ports instanceof Array, true);
+    await rejects(c, 'DELETE', '/v1/bridges/br0', undefined, 409, 'TW_ERR_IN_USE');
+    r = await call(c, 'DELETE', '/v1/bridges/br0/ports/p2');
+    assert.equal(r.status, 204);
+    assert.equal((await call(c, 'GET', '/v1/bridges/br0/ports/p2')).status, 404);
+  });
+
+  test('ports: each kind of bad input, 404 and 409 change nothing', async () => {
+    const url = '/v1/bridges/br0/ports';
+    await rejects(c, 'POST', url, { name: 'this-name-is-too-long', kind: 'tap' }, 400, 'TW_ERR_VALIDATION', /name/);
+    await rejects(c, 'POST', url, { name: 'p/3', kind: 'tap' }, 400, 'TW_ERR_VALIDATION', /name/);
+    await rejects(c, 'POST', url, { name: 'p3', kind: 'vxlan' }, 400, 'TW_ERR_VALIDATION', /kind must be one of "tap"/);
+    await rejects(c, 'POST', url, { name: 'p3' }, 400, 'TW_ERR_VALIDATION', /kind/);
+    await rejects(c, 'POST', url, { name: 'p3', kind: 'tap', mac: '02:00:00:00:00' }, 400, 'TW_ERR_VALIDATION', /mac/);
+    await rejects(c, 'POST', url, { name: 'p3', kind: 'tap', mac: '01:00:5e:00:00:01' }, 400, 'TW_ERR_VALIDATION', /unicast/);
+    await rejects(c, 'POST', url, { name: 'p3', kind: 'tap', addresses: ['10.0.0.3'] }, 400, 'TW_ERR_VALIDATION', /addresses/);
+    await rejects(c, 'POST', url, { name: 'p3', kind: 'tap', addresses: ['10.0.0.256/24'] }, 400, 'TW_ERR_VALIDATION', /addresses\[0\]/);
+    await rejects(c, 'POST', url, { name: 'p3', kind: 'tap', addresses: ['fd00::1/129'] }, 400, 'TW_ERR_VALIDATION', /128/);
+    await rejects(c, 'POST', url, { name: 'p3', kind: 'tap', mtu: 67 }, 400, 'TW_ERR_VALIDATION', /mtu/);
+    await rejects(c, 'POST', url, { name: 'p3', kind: 'tap', up: 'yes' }, 400, 'TW_ERR_VALIDATION', /up/);
+    await rejects(c, 'POST', url, { name: 'p3', kind: 'tap', ifname: 'x' }, 400, 'TW_ERR_VALIDATION', /unknown field "ifname"/);
+    await rejects(c, 'POST', url, { name: 'p3', kind: 'tap', netns: 'nowhere' }, 400, 'TW_ERR_VALIDATION', /nowhere does not exist/);
+    await rejects(c, 'POST', url, { name: 'p1', kind: 'tap' }, 409, 'TW_ERR_EXISTS');
+    await rejects(c, 'POST', '/v1/bridges/nope/ports', { name: 'p3', kind: 'tap' }, 404, 'TW_ERR_NOT_FOUND');
+    await rejects(c, 'GET', '/v1/bridges/nope/ports', undefined, 404, 'TW_ERR_NOT_FOUND');
+    await rejects(c, 'GET', '/v1/bridges/br0/ports/nope', undefined, 404, 'TW_ERR_NOT_FOUND');
+    await rejects(c, 'DELETE', '/v1/bridges/br0/ports/nope', undefined, 404, 'TW_ERR_NOT_FOUND');
+    // A port name is unique in the daemon, whatever bridge holds it.
+    assert.equal((await call(c, 'POST', '/v1/bridges', { name: 'br1' })).status, 201);
+    await rejects(c, 'POST', '/v1/bridges/br1/ports', { name: 'p1', kind: 'tap' }, 409, 'TW_ERR_EXISTS');
+    assert.equal((await call(c, 'DELETE', '/v1/bridges/br1')).status, 204);
+  });
+
+  test('fdb: static entries, list, delete, flush', async () => {
+    let r = await call(c, 'POST', '/v1/bridges/br0/fdb', { mac: '02:AA:00:00:00:01', port: 'p1' });
+    assert.equal(r.status, 201);
+    assert.deepEqual(r.body, { mac: '02:aa:00:00:00:01', port: 'p1', static: true, ageSeconds: 0 });
+    r = await call(c, 'GET', '/v1/bridges/br0/fdb');
+    assert.deepEqual(r.body, [{ mac: '02:aa:00:00:00:01', port: 'p1', static: true, ageSeconds: 0 }]);
+    await rejects(c, 'POST', '/v1/bridges/br0/fdb', { mac: '01:00:00:00:00:01', port: 'p1' }, 400, 'TW_ERR_VALIDATION', /unicast/);
+    await rejects(c, 'POST', '/v1/bridges/br0/fdb', { mac: 'zz', port: 'p1' }, 400, 'TW_ERR_VALIDATION');
+    await rejects(c, 'POST', '/v1/bridges/br0/fdb', { mac: '02:00:00:00:00:09', port: 'nope' }, 404, 'TW_ERR_NOT_FOUND');
+    await rejects(c, 'POST', '/v1/bridges/br0/fdb', { mac: '02:00:00:00:00:09', port: 'p1', vlan: 'x' }, 400, 'TW_ERR_VALIDATION', /unknown field "vlan"/);
+    await rejects(c, 'POST', '/v1/bridges/nope/fdb', { mac: '02:00:00:00:00:09', port: 'p1' }, 404, 'TW_ERR_NOT_FOUND');
+    await rejects(c, 'DELETE', '/v1/bridges/br0/fdb/02:00:00:00:00:09', undefined, 404, 'TW_ERR_NOT_FOUND');
+    await rejects(c, 'DELETE', '/v1/bridges/br0/fdb/not-a-mac', undefined, 400, 'TW_ERR_VALIDATION');
+    r = await call(c, 'DELETE', '/v1/bridges/br0/fdb');
+    assert.deepEqual(r.body, { flushed: 0 });
+    assert.equal((await call(c, 'GET', '/v1/bridges/br0/fdb')).body instanceof Array, true);
+    r = await call(c, 'DELETE', '/v1/bridges/br0/fdb/02:aa:00:00:00:01');
+    assert.equal(r.status, 204);
+    assert.deepEqual((await call(c, 'GET', '/v1/bridges/br0/fdb')).body, []);
+  });
+
+  test('unknown routes, bodies that are not JSON, too large or of another type', async () => {
+    await rejects(c, 'GET', '/v1/nothing', undefined, 404, 'TW_ERR_NOT_FOUND');
+    const before = await snapshot(c);
+    let r = await c.app.inject({ method: 'POST', url: '/v1/bridges', payload: '{"name":', headers: { 'content-type': 'application/json' } });
+    assert.equal(r.statusCode, 400);
+    assert.equal(JSON.parse(r.body).code, 'TW_ERR_VALIDATION');
+    r = await c.app.inject({ method: 'POST', url: '/v1/bridges', payload: JSON.stringify({ name: 'big', pad: 'x'.repeat(70_000) }), headers: { 'content-type': 'application/json' } });
+    assert.equal(r.statusCode, 413);
+    assert.equal(JSON.parse(r.body).code, 'TW_ERR_TOO_LARGE');
+    r = await c.app.inject({ method: 'POST', url: '/v1/bridges', payload: 'name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    assert.equal(r.statusCode, 415);
+    assert.equal(JSON.parse(r.body).code, 'TW_ERR_UNSUPPORTED_MEDIA_TYPE');
+    assert.deepEqual(await snapshot(c), before);
+  });
+
+  test('GET /metrics serves the Prometheus text format', async () => {
+    const r = await c.app.inject({ method: 'GET', url: '/metrics' });
+    assert.equal(r.statusCode, 200);
+    assert.match(String(r.headers['content-type']), /text\/plain/);
+    assert.match(r.body, /tapwire_port_rx_frames_total\{[^}]*port="p1"/);
+    assert.match(r.body, /tapwire_bridge_fdb_entries\{bridge="br0"\} 0/);
+    assert.match(r.body, /tapwire_api_request_duration_seconds_count\{/);
+  });
+
+  test('the OpenAPI document served equals the committed api/openapi.json', async () => {
+    const r = await call(c, 'GET', '/v1/openapi.json');
+    assert.equal(r.status, 200);
+    const served = r.body as Json;
+    assert.equal(served.openapi, '3.0.3');
+    const committed = JSON.parse(readFileSync(OPENAPI_FILE, 'utf8')) as unknown;
+    assert.deepEqual(served, committed, 'api/openapi.json is stale: run `npm run openapi` and commit it');
+    assert.equal(await renderOpenApi(), readFileSync(OPENAPI_FILE, 'utf8'));
+  });
+});
+
+describe('REST API with a bearer token (the TCP listener)', () => {
+  let c: Ctx;
+  const token = 'test-token-0123456789abcdef';
+  before(async () => {
+    c = await start(undefined, token);
+  });
+  after(async () => {
+    await stop(c);
+  });
+
+  test('requests without the token or with a wrong one get 401 and change nothing', async () => {
+    const before = await snapshot(c);
+    for (const headers of [{} as Record<string, string>, { authorization: 'Bearer wrong-token' }, { authorization: `Basic ${token}` }, { authorization: 'Bearer' }]) {
+      const r = await call(c, 'POST', '/v1/bridges', { name: 'br0' }, headers);
+      assert.equal(r.status, 401, JSON.stringify(headers));
+      assert.equal((r.body as Json).code, 'TW_ERR_UNAUTHORIZED');
+      assert.doesNotMatch(JSON.stringify(r.body), new RegExp(token));
+    }
+    assert.equal((await call(c, 'GET', '/metrics', undefined, {})).status, 401);
+    assert.deepEqual(await snapshot(c), before);
+    const ok = await call(c, 'POST', '/v1/bridges', { name: 'br0' }, { authorization: `Bearer ${token}` });
+    assert.equal(ok.status, 201);
+  });
+});
+
+describe('persistence', () => {
+  test('a restart on the same state directory rebuilds bridges, ports and static entries', async () => {
+    const c = await start();
+    await call(c, 'POST', '/v1/bridges', { name: 'br0', agingSeconds: 42 });
+    await call(c, 'POST', '/v1/bridges', { name: 'br1' });
+    await call(c, 'POST', '/v1/bridges/br0/ports', { name: 'p1', kind: 'tap', netns: 'h1', addresses: ['10.0.0.1/24'] });
+    await call(c, 'POST', '/v1/bridges/br0/ports', { name: 'p2', kind: 'tap', mtu: 9000 });
+    await call(c, 'POST', '/v1/bridges/br0/fdb', { mac: '02:00:00:00:00:22', port: 'p2' });
+    await call(c, 'DELETE', '/v1/bridges/br1');
+    const before = await snapshot(c);
+    await stop(c, true);
+    const saved = JSON.parse(readFileSync(join(c.dir, 'state.json'), 'utf8')) as Json;
+    assert.equal(saved.version, 1);
+    const again = await start(c.dir);
+    try {
+      assert.deepEqual(await snapshot(again), before);
+    } finally {
+      await stop(again);
+    }
+  });
+
+  test('removing a port drops its static entries from the saved state too', async () => {
+    const c = await start();
+    try {
+      await call(c, 'POST', '/v1/bridges', { name: 'br0' });
+      await call(c, 'POST', '/v1/bridges/br0/ports', { name: 'p1', kind: 'tap' });
+      await call(c, 'POST', '/v1/bridges/br0/fdb', { mac: '02:00:00:00:00:22', port: 'p1' });
+      await call(c, 'DELETE', '/v1/bridges/br0/ports/p1');
+      const saved = JSON.parse(readFileSync(c.store.path, 'utf8')) as { bridges: { fdb: unknown[]; ports: unknown[] }[] };
+      assert.deepEqual(saved.bridges[0]!.fdb, []);
+      assert.deepEqual(saved.bridges[0]!.ports, []);
+    } finally {
+      await stop(c);
+    }
+  });
+
+  test('a saved port whose namespace is gone is dropped at start, with the rest rebuilt', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'twapi-'));
+    writeFileSync(
+      join(dir, 'state.json'),
+      JSON.stringify({ version: 1, bridges: [{ name: 'br0', agingSeconds: 300, fdbMax: 8192, ports: [{ name: 'p1', kind: 'tap', netns: 'gone', addresses: [], up: true }, { name: 'p2', kind: 'tap', addresses: [], up: true }], fdb: [] }] }),
+    );
+    const c = await start(dir);
+    try {
+      assert.deepEqual((await c.daemon.ports()).map((p) => p.name), ['p2']);
+      const saved = JSON.parse(readFileSync(c.store.path, 'utf8')) as { bridges: { ports: { name: string }[] }[] };
+      assert.deepEqual(saved.bridges[0]!.ports.map((p) => p.name), ['p2']);
+    } finally {
+      await stop(c);
+    }
+  });
+
+  test('a corrupt or unknown-version state file stops the start and is kept as it was', async () => {
+    for (const content of ['{"version": 1, "bridges": [', '{"version": 99, "bridges": []}', '[]']) {
+      const dir = mkdtempSync(join(tmpdir(), 'twapi-'));
+      try {
+        writeFileSync(join(dir, 'state.json'), content);
+        await assert.rejects(Daemon.start(silent, { store: new StateStore(dir), fakeDevices: { netns: [] } }), StateError);
+        assert.equal(readFileSync(join(dir, 'state.json'), 'utf8'), content);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  });
+});
