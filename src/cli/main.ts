@@ -1,0 +1,382 @@
+#!/usr/bin/env node
+// tapwire: the command-line client of tapwired's REST API. It checks the command line, makes one API call through
+// TapwireClient and prints a table, or with --json the server's JSON. Exit status: 0 done; 1 tapwired refused the
+// request or could not be reached; 2 bad usage, in which case nothing was sent.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { VERSION } from '../version.js';
+import { CliError, TapwireClient, type Target } from './client.js';
+import { bridgeDetails, bridgeTable, fdbTable, portDetails, portTable } from './views.js';
+
+/** DEFAULT_SOCKET is where tapwired listens unless told otherwise. */
+export const DEFAULT_SOCKET = '/run/tapwire/tapwired.sock';
+
+// Every option of every command, so that one parse reads them wherever they stand; dispatch then refuses those
+// the command does not take. Numbers stay strings here: NUMERIC ones are checked to be numbers, nothing more.
+const OPTIONS = {
+  socket: { type: 'string' },
+  url: { type: 'string' },
+  'token-file': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  aging: { type: 'string' },
+  'fdb-max': { type: 'string' },
+  force: { type: 'boolean' },
+  kind: { type: 'string' },
+  netns: { type: 'string' },
+  address: { type: 'string', multiple: true },
+  mac: { type: 'string' },
+  mtu: { type: 'string' },
+  down: { type: 'boolean' },
+} as const;
+
+type OptionName = keyof typeof OPTIONS;
+type Values = ReturnType<typeof parse>['values'];
+
+const GLOBAL: readonly OptionName[] = ['socket', 'url', 'token-file', 'json', 'help'];
+const NUMERIC: readonly OptionName[] = ['aging', 'fdb-max', 'mtu'];
+
+const OPTION_HELP: Record<OptionName, string> = {
+  socket: `--socket PATH      tapwired's unix socket (env TAPWIRE_SOCKET; default ${DEFAULT_SOCKET})`,
+  url: '--url URL          use the TCP API at URL instead, e.g. http://10.0.0.1:7070 (env TAPWIRE_URL)',
+  'token-file': '--token-file FILE  the bearer token for --url (env TAPWIRE_TOKEN_FILE)',
+  json: "--json             print the server's JSON instead of tables",
+  help: '-h, --help         print help; after a command, that command\'s help',
+  aging: '--aging SECONDS    how long a learned MAC stays without traffic (default 300)',
+  'fdb-max': '--fdb-max N        the most MACs the bridge learns (default 8192)',
+  force: '--force            also delete the bridge\'s ports (else a bridge with ports is refused)',
+  kind: '--kind KIND        the kind of port: tap (vm, netdev and socket to come)',
+  netns: '--netns NS         move the TAP netdev into this existing network namespace',
+  address: '--address CIDR     an address to set on the netdev, e.g. 10.0.0.1/24 (repeatable)',
+  mac: '--mac MAC          the netdev\'s MAC address',
+  mtu: '--mtu N            the netdev\'s MTU',
+  down: '--down             leave the netdev down (it is brought up by default)',
+};
+
+/** UsageError is a command line that cannot be run; it exits 2 with help, before anything is sent. */
+class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** Output is what a command prints: `json` with --json, else `text`; a command with neither prints nothing. */
+interface Output {
+  json?: unknown;
+  text?: string;
+}
+
+/** Command is one `tapwire` command: its synopsis, its positional arguments by name, its own options and its call. */
+interface Command<A extends string = string> {
+  synopsis: string;
+  summary: string;
+  args: readonly A[];
+  options?: readonly OptionName[];
+  run(client: TapwireClient, args: Record<A, string>, values: Values): Promise<Output>;
+}
+
+// command keeps the argument names of `c` as literal types, so `run` gets exactly the arguments it declares.
+function command<A extends string>(c: Command<A>): Command {
+  return c;
+}
+
+const number = (s: string | undefined): number | undefined => (s === undefined ? undefined : Number(s));
+
+/** COMMANDS are every command by its words (`health`, `bridge add`, ...), in the order help lists them. */
+const COMMANDS: Record<string, Command> = {
+  health: command({
+    synopsis: 'health',
+    summary: 'check that tapwired answers',
+    args: [],
+    run: async (c) => {
+      const h = await c.health();
+      return { json: h, text: `${h.status} (tapwired ${h.version} at ${c.where})` };
+    },
+  }),
+  version: command({
+    synopsis: 'version',
+    summary: "print this client's version and tapwired's",
+    args: [],
+    run: async (c, _, v) => {
+      try {
+        const h = await c.health();
+        return { json: { cli: VERSION, daemon: h.version }, text: `tapwire ${VERSION}\ntapwired ${h.version}` };
+      } catch (e) {
+        if (v.json !== true) process.stdout.write(`tapwire ${VERSION}\n`);
+        throw e;
+      }
+    },
+  }),
+  'bridge add': command({
+    synopsis: 'bridge add NAME [--aging SECONDS] [--fdb-max N]',
+    summary: 'create a bridge',
+    args: ['name'],
+    options: ['aging', 'fdb-max'],
+    run: async (c, { name }, v) => {
+      const b = await c.addBridge({ name, agingSeconds: number(v.aging), fdbMax: number(v['fdb-max']) });
+      return { json: b, text: bridgeDetails(b) };
+    },
+  }),
+  'bridge ls': command({
+    synopsis: 'bridge ls',
+    summary: 'list the bridges',
+    args: [],
+    run: async (c) => {
+      const bridges = await c.listBridges();
+      return { json: bridges, text: bridgeTable(bridges) };
+    },
+  }),
+  'bridge show': command({
+    synopsis: 'bridge show NAME',
+    summary: 'show a bridge, its ports and its FDB counters',
+    args: ['name'],
+    run: async (c, { name }) => {
+      const b = await c.getBridge(name);
+      return { json: b, text: bridgeDetails(b) };
+    },
+  }),
+  'bridge set': command({
+    synopsis: 'bridge set NAME [--aging SECONDS] [--fdb-max N]',
+    summary: "change a bridge's aging time or FDB size cap",
+    args: ['name'],
+    options: ['aging', 'fdb-max'],
+    run: async (c, { name }, v) => {
+      if (v.aging === undefined && v['fdb-max'] === undefined) throw new UsageError('bridge set needs --aging or --fdb-max');
+      const b = await c.setBridge(name, { agingSeconds: number(v.aging), fdbMax: number(v['fdb-max']) });
+      return { json: b, text: bridgeDetails(b) };
+    },
+  }),
+  'bridge rm': command({
+    synopsis: 'bridge rm NAME [--force]',
+    summary: 'delete a bridge (with --force, its ports too)',
+    args: ['name'],
+    options: ['force'],
+    run: async (c, { name }, v) => {
+      await c.removeBridge(name, v.force === true);
+      return {};
+    },
+  }),
+  'port add': command({
+    synopsis: 'port add BRIDGE NAME --kind tap [--netns NS] [--address CIDR]... [--mac MAC] [--mtu N] [--down]',
+    summary: 'create a port on a bridge',
+    args: ['bridge', 'name'],
+    options: ['kind', 'netns', 'address', 'mac', 'mtu', 'down'],
+    run: async (c, { bridge, name }, v) => {
+      if (v.kind === undefined) throw new UsageError('port add needs --kind (tap)');
+      const p = await c.addPort(bridge, {
+        name,
+        kind: v.kind,
+        netns: v.netns,
+        addresses: v.address,
+        mac: v.mac,
+        mtu: number(v.mtu),
+        up: v.down === true ? false : undefined,
+      });
+      return { json: p, text: portDetails(p) };
+    },
+  }),
+  'port ls': command({
+    synopsis: 'port ls BRIDGE',
+    summary: 'list the ports of a bridge',
+    args: ['bridge'],
+    run: async (c, { bridge }) => {
+      const ports = await c.listPorts(bridge);
+      return { json: ports, text: portTable(ports) };
+    },
+  }),
+  'port show': command({
+    synopsis: 'port show BRIDGE NAME',
+    summary: 'show a port, its state and its counters',
+    args: ['bridge', 'name'],
+    run: async (c, { bridge, name }) => {
+      const p = await c.getPort(bridge, name);
+      return { json: p, text: portDetails(p) };
+    },
+  }),
+  'port rm': command({
+    synopsis: 'port rm BRIDGE NAME',
+    summary: 'delete a port and its device',
+    args: ['bridge', 'name'],
+    run: async (c, { bridge, name }) => {
+      await c.removePort(bridge, name);
+      return {};
+    },
+  }),
+  'fdb ls': command({
+    synopsis: 'fdb ls BRIDGE',
+    summary: "list a bridge's forwarding database",
+    args: ['bridge'],
+    run: async (c, { bridge }) => {
+      const entries = await c.listFdb(bridge);
+      return { json: entries, text: fdbTable(entries) };
+    },
+  }),
+  'fdb add': command({
+    synopsis: 'fdb add BRIDGE MAC PORT',
+    summary: 'add a static entry: frames for MAC go to PORT',
+    args: ['bridge', 'mac', 'port'],
+    run: async (c, { bridge, mac, port }) => {
+      const e = await c.addFdb(bridge, mac, port);
+      return { json: e, text: fdbTable([e]) };
+    },
+  }),
+  'fdb rm': command({
+    synopsis: 'fdb rm BRIDGE MAC',
+    summary: 'delete the entry of MAC',
+    args: ['bridge', 'mac'],
+    run: async (c, { bridge, mac }) => {
+      await c.removeFdb(bridge, mac);
+      return {};
+    },
+  }),
+  'fdb flush': command({
+    synopsis: 'fdb flush BRIDGE',
+    summary: 'delete every learned entry (static ones stay)',
+    args: ['bridge'],
+    run: async (c, { bridge }) => {
+      const r = await c.flushFdb(bridge);
+      return { json: r, text: `flushed ${r.flushed} learned entries from ${bridge}` };
+    },
+  }),
+};
+
+const GROUPS = new Set(Object.keys(COMMANDS).map((k) => k.split(' ')[0]));
+
+function parse(argv: string[]) {
+  return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
+}
+
+function mainHelp(): string {
+  const synopses = Object.values(COMMANDS).map((c) => `  tapwire ${c.synopsis}`);
+  return [
+    'Usage: tapwire [--socket PATH | --url URL --token-file FILE] [--json] COMMAND ...',
+    '',
+    'Commands:',
+    ...synopses,
+    '',
+    'Options:',
+    ...GLOBAL.map((o) => `  ${OPTION_HELP[o]}`),
+    '',
+    'Exit status: 0 done, 1 tapwired refused the request or could not be reached, 2 bad usage.',
+  ].join('\n');
+}
+
+// commandsHelp explains some commands (a group's, or one) with the options they take.
+function commandsHelp(commands: readonly Command[]): string {
+  const options = [...new Set(commands.flatMap((c) => c.options ?? []))];
+  return [
+    'Usage:',
+    ...commands.flatMap((c) => [`  tapwire ${c.synopsis}`, `      ${c.summary}`]),
+    ...(options.length === 0 ? [] : ['', 'Options:', ...options.map((o) => `  ${OPTION_HELP[o]}`)]),
+    '',
+    "Global options (--socket, --url, --token-file, --json): see 'tapwire --help'.",
+  ].join('\n');
+}
+
+function groupHelp(group: string): string {
+  return commandsHelp(Object.entries(COMMANDS).filter(([k]) => k.split(' ')[0] === group).map(([, c]) => c));
+}
+
+// target reads where tapwired is: flags first, then the environment, then the default socket. A token is read
+// only for a URL (the unix socket needs none).
+function target(v: Values, env: NodeJS.ProcessEnv): Target {
+  const fromFlags = v.socket !== undefined || v.url !== undefined;
+  const socket = fromFlags ? v.socket : env.TAPWIRE_SOCKET || undefined;
+  const url = fromFlags ? v.url : env.TAPWIRE_URL || undefined;
+  if (socket !== undefined && url !== undefined) {
+    throw new UsageError(fromFlags ? 'give --socket or --url, not both' : 'TAPWIRE_SOCKET and TAPWIRE_URL are both set; unset one');
+  }
+  if (url === undefined) return { socketPath: socket ?? DEFAULT_SOCKET };
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(`--url wants a URL such as http://127.0.0.1:7070, not '${url}'`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new UsageError(`--url must be http:// or https://, not '${url}'`);
+  const tokenFile = v['token-file'] ?? (env.TAPWIRE_TOKEN_FILE || undefined);
+  if (tokenFile === undefined) throw new UsageError('--url needs --token-file: the TCP API requires a bearer token');
+  let token: string;
+  try {
+    token = readFileSync(tokenFile, 'utf8').trim();
+  } catch (e) {
+    throw new CliError(`cannot read the token file ${tokenFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (token === '') throw new CliError(`the token file ${tokenFile} is empty`);
+  return { url, token };
+}
+
+// main runs one command line and gives the exit status.
+async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let help = mainHelp();
+  try {
+    let parsed;
+    try {
+      parsed = parse(argv);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const { values, positionals, tokens } = parsed;
+    const [first, second] = positionals;
+    if (first === undefined) {
+      if (values.help === true) return print(help);
+      throw new UsageError('missing command');
+    }
+    const key = Object.hasOwn(COMMANDS, first) ? first : `${first} ${second ?? ''}`;
+    const cmd = Object.hasOwn(COMMANDS, key) ? COMMANDS[key] : undefined;
+    if (GROUPS.has(first)) help = groupHelp(first);
+    if (cmd === undefined) {
+      if (!GROUPS.has(first)) throw new UsageError(`unknown command '${first}'`);
+      if (second === undefined && values.help === true) return print(help);
+      throw new UsageError(second === undefined ? `${first}: missing command` : `unknown command '${first} ${second}'`);
+    }
+    if (first !== key) help = commandsHelp([cmd]);
+    if (values.help === true) return print(help);
+
+    for (const t of tokens) {
+      if (t.kind === 'option' && !GLOBAL.includes(t.name as OptionName) && !(cmd.options ?? []).includes(t.name as OptionName)) {
+        throw new UsageError(`${key} does not take ${t.rawName}`);
+      }
+    }
+    for (const o of NUMERIC) {
+      const s = values[o];
+      if (typeof s === 'string' && !/^-?\d+(\.\d+)?$/.test(s)) throw new UsageError(`--${o} wants a number, not '${s}'`);
+    }
+    const rest = positionals.slice(key.split(' ').length);
+    if (rest.length !== cmd.args.length) {
+      throw new UsageError(`${key} takes ${cmd.args.length === 0 ? 'no arguments' : cmd.args.map((a) => a.toUpperCase()).join(' ')}`);
+    }
+    const args = Object.fromEntries(cmd.args.map((a, i) => [a, rest[i] ?? '']));
+    const client = new TapwireClient(target(values, env));
+    const out = await cmd.run(client, args, values);
+    if (values.json === true) {
+      if (out.json !== undefined) print(JSON.stringify(out.json, null, 2));
+    } else if (out.text !== undefined) {
+      print(out.text);
+    }
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`tapwire: ${e.message}\n\n${help}\n`);
+      return 2;
+    }
+    if (e instanceof CliError) {
+      process.stderr.write(`tapwire: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+function print(text: string): 0 {
+  process.stdout.write(`${text}\n`);
+  return 0;
+}
+
+main(process.argv.slice(2), process.env).then(
+  (status) => {
+    process.exitCode = status;
+  },
+  (e: unknown) => {
+    process.stderr.write(`tapwire: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = 1;
+  },
+);
