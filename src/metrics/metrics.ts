@@ -65,7 +65,9 @@ export class Metrics {
   constructor(private readonly source: MetricsSource) {
     const registry = new Registry();
     this.registry = registry;
-    collectDefaultMetrics({ register: registry });
+    // The event-loop-lag metrics sample with a timer; at prom-client's default 10 ms it wakes the main
+    // thread 100 times a second, which on an idle lab costs the data plane latency (a woken vCPU is shared).
+    collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 1000 });
     // prom-client exports these three gauges with a `_total` suffix, which Prometheus reserves for
     // counters (promtool's lint rejects them). Each equals sum() of its per-type gauge without the suffix
     // (nodejs_active_handles, ...), which stays.
