@@ -65,27 +65,20 @@ struct io_uring_sqe* Uring::NextSqe() {
   return sqe;
 }
 
-void Uring::PrepRead(int fd, void* buf, unsigned len, uint64_t userData) {
+void Uring::Prep(uint8_t opcode, int fd, const void* buf, unsigned len, uint64_t userData) {
   struct io_uring_sqe* sqe = NextSqe();
-  sqe->opcode = IORING_OP_READ;
+  sqe->opcode = opcode;
   sqe->fd = fd;
   sqe->addr = reinterpret_cast<uint64_t>(buf);
   sqe->len = len;
-  sqe->off = static_cast<uint64_t>(-1);
+  sqe->off = static_cast<uint64_t>(-1);  // the file position: none on a device
   sqe->rw_flags = RWF_NOWAIT;
   sqe->user_data = userData;
 }
 
-void Uring::PrepWrite(int fd, const void* buf, unsigned len, uint64_t userData) {
-  struct io_uring_sqe* sqe = NextSqe();
-  sqe->opcode = IORING_OP_WRITE;
-  sqe->fd = fd;
-  sqe->addr = reinterpret_cast<uint64_t>(buf);
-  sqe->len = len;
-  sqe->off = static_cast<uint64_t>(-1);
-  sqe->rw_flags = RWF_NOWAIT;
-  sqe->user_data = userData;
-}
+void Uring::PrepRead(int fd, void* buf, unsigned len, uint64_t userData) { Prep(IORING_OP_READ, fd, buf, len, userData); }
+
+void Uring::PrepWrite(int fd, const void* buf, unsigned len, uint64_t userData) { Prep(IORING_OP_WRITE, fd, buf, len, userData); }
 
 int Uring::Enter(unsigned n) {
   queued_ = 0;

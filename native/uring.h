@@ -54,6 +54,7 @@ class Uring {
 
  private:
   struct io_uring_sqe* NextSqe();
+  void Prep(uint8_t opcode, int fd, const void* buf, unsigned len, uint64_t userData);
   int Enter(unsigned n);
   int Wait(unsigned n);
 

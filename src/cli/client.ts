@@ -4,6 +4,10 @@
 // carries `Authorization: Bearer <token>`, and the token appears in no message.
 import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+// The counters travel as the data plane defines them (types only: the CLI loads no daemon code).
+import type { BridgeCounters, PortCounters } from '../dataplane/counters.js';
+
+export type { BridgeCounters, PortCounters };
 
 /** Target says where tapwired listens: its unix socket, or a TCP base URL with the API's bearer token. */
 export type Target = { socketPath: string } | { url: string; token: string };
@@ -12,16 +16,6 @@ export type Target = { socketPath: string } | { url: string; token: string };
 export interface Health {
   status: string;
   version: string;
-}
-
-/** BridgeCounters are a bridge's forwarding-database and flooding counters. */
-export interface BridgeCounters {
-  fdbEntries: number;
-  fdbLearned: number;
-  fdbMoved: number;
-  fdbExpired: number;
-  fdbEvicted: number;
-  floods: number;
 }
 
 /** Bridge is a learning bridge as the API shows it. */
@@ -44,18 +38,6 @@ export interface NewBridge {
 export interface BridgeChanges {
   agingSeconds?: number;
   fdbMax?: number;
-}
-
-/** PortCounters are a port's traffic counters; `drops` counts dropped frames by reason. */
-export interface PortCounters {
-  rxFrames: number;
-  rxBytes: number;
-  txFrames: number;
-  txBytes: number;
-  rxGsoFrames: number;
-  txGsoFrames: number;
-  rxBatches: number;
-  drops: Record<string, number>;
 }
 
 /** Port is a bridge port as the API shows it; kinds other than `tap` add fields of their own. */

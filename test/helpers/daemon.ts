@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { Lab } from './lab.js';
+import type { PortCounters } from '../../src/dataplane/counters.js';
 
 /** MAIN is the compiled daemon entry. */
 export const MAIN = fileURLToPath(new URL('../../src/daemon/main.js', import.meta.url));
@@ -16,15 +17,7 @@ export interface PortStats {
   name: string;
   index: number;
   state: string;
-  counters: {
-    rxFrames: number;
-    rxBytes: number;
-    txFrames: number;
-    txBytes: number;
-    rxGsoFrames: number;
-    txGsoFrames: number;
-    drops: Record<string, number>;
-  };
+  counters: PortCounters & { drops: Record<string, number> };
 }
 
 /** BridgeStats is a bridge's entry in the `stats` line. */
