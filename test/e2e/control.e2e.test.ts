@@ -117,7 +117,7 @@ test('control plane end to end: REST, CLI, kill -9 and restart, metrics', { time
   }
 });
 
-test('the TCP listener requires the bearer token', { timeout: 60_000 }, async (t) => {
+test('the TCP listener requires the bearer token; the metrics listener serves only /metrics, openly', { timeout: 60_000 }, async (t) => {
   if (!requirePrivileges(t, ['ip', 'curl'])) return;
   const lab = await Lab.create('twt');
   let daemon: RunningDaemon | undefined;
@@ -127,7 +127,7 @@ test('the TCP listener requires the bearer token', { timeout: 60_000 }, async (t
     const tokenFile = join(files.dir, 'token');
     const token = 'e2e-token-3f9a0c5d7b1e2f48';
     writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
-    daemon = await startDaemon(lab, 'd', undefined, {}, { files, args: ['--listen', '127.0.0.1:7411', '--token-file', tokenFile] });
+    daemon = await startDaemon(lab, 'd', undefined, {}, { files, args: ['--listen', '127.0.0.1:7411', '--token-file', tokenFile, '--metrics-listen', '127.0.0.1:7412'] });
     const req = async (auth: string | undefined, method: string, path: string, body?: unknown) => {
       const args = ['-sS', '-X', method, '-o', '-', '-w', '\n%{http_code}', `http://127.0.0.1:7411${path}`];
       if (auth !== undefined) args.push('-H', `authorization: ${auth}`);
@@ -145,6 +145,15 @@ test('the TCP listener requires the bearer token', { timeout: 60_000 }, async (t
     assert.equal((await req(`Bearer ${token}`, 'POST', '/v1/bridges', { name: 'br0' })).status, 201);
     assert.equal((await curl(files.socket, 'GET', '/v1/bridges/br0')).status, 200, 'the unix socket needs no token');
     assert.doesNotMatch(daemon.lines.map((l) => JSON.stringify(l)).join('\n'), new RegExp(token), 'the token is never logged');
+    const open = async (path: string) => {
+      const r = await lab.exec('d', 'curl', ['-sS', '-o', '-', '-w', '\n%{http_code}', `http://127.0.0.1:7412${path}`]);
+      const i = r.stdout.lastIndexOf('\n');
+      return { status: Number(r.stdout.slice(i + 1)), text: r.stdout.slice(0, i) };
+    };
+    const m = await open('/metrics');
+    assert.equal(m.status, 200);
+    assert.match(m.text, /tapwire_bridge_fdb_entries\{bridge="br0"\} 0/);
+    assert.equal((await open('/v1/bridges')).status, 404, 'the metrics listener is not the API');
   } finally {
     await daemon?.stop();
     await lab.close();
