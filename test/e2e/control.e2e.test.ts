@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Lab, run } from '../helpers/lab.js';
@@ -60,6 +60,7 @@ test('control plane end to end: REST, CLI, kill -9 and restart, metrics', { time
 
     await t.test('a topology built with curl over the unix socket passes traffic', async () => {
       assert.deepEqual((await curl(sock, 'GET', '/v1/health')).body, { status: 'ok', version: '0.1.0' });
+      assert.equal(statSync(sock).mode & 0o777, 0o660, 'the socket is mode 0660');
       assert.equal((await curl(sock, 'POST', '/v1/bridges', { name: 'br0' })).status, 201);
       for (const [h, a] of [
         ['h1', '10.74.0.1/24'],
