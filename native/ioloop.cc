@@ -95,20 +95,23 @@ class IoLoop : public Napi::ObjectWrap<IoLoop> {
     Napi::Int32Array result = Napi::Int32Array::New(env, planSize_);
     result_ = result.Data();
     Napi::Object self = info.This().As<Napi::Object>();
-    self.Set("rxBuffer", rx);
-    self.Set("rxLengths", lengths);
-    self.Set("rxOffsets", offsets);
+    // Read-only and not configurable: the addon keeps raw pointers into these buffers, so JS must not be
+    // able to swap them for others (and have the originals collected).
+    self.DefineProperties({
+        Napi::PropertyDescriptor::Value("rxBuffer", rx, napi_enumerable),
+        Napi::PropertyDescriptor::Value("rxLengths", lengths, napi_enumerable),
+        Napi::PropertyDescriptor::Value("rxOffsets", offsets, napi_enumerable),
+        Napi::PropertyDescriptor::Value("txPlan", plan, napi_enumerable),
+        Napi::PropertyDescriptor::Value("txResult", result, napi_enumerable),
+    });
     Napi::Object uring = Napi::Object::New(env);
     uring.Set("reads", uringReads_);
     uring.Set("writes", uringWrites_);
     self.Set("ioUring", uring);
     uringInfo_ = Napi::Persistent(uring);
-    self.Set("txPlan", plan);
-    self.Set("txResult", result);
     self.Set("slots", slots_);
     self.Set("slotSize", slotSize_);
     self.Set("planSize", planSize_);
-    // The typed arrays above are referenced from `this`, so their memory lives as long as this object.
     onBatch_ = Napi::Persistent(info[1].As<Napi::Function>());
     context_ = new Napi::AsyncContext(env, "tapwire.io");
     env_ = env;
@@ -222,20 +225,24 @@ class IoLoop : public Napi::ObjectWrap<IoLoop> {
     return 0;
   }
 
-  // ReadRing issues one RWF_NOWAIT read per slot in one io_uring_enter; the frames keep slot order.
+  // ReadRing issues one RWF_NOWAIT read per slot in one io_uring_enter; the frames keep slot order. A
+  // ring that fails (rather than the fd) is given up for reads; what it did read is still delivered.
   int ReadRing(Poll* p, int* count) {
     int most = slots_ < static_cast<int>(ring_.Capacity()) ? slots_ : static_cast<int>(ring_.Capacity());
     int n = p->hint < most ? p->hint : most;
-    for (int i = 0; i < n; i++) ring_.PrepRead(p->fd, rx_ + static_cast<size_t>(i) * slotSize_, slotSize_, i);
-    int err = 0;
+    for (int i = 0; i < n; i++) {
+      scratch_[i] = kNotDone;
+      ring_.PrepRead(p->fd, rx_ + static_cast<size_t>(i) * slotSize_, slotSize_, i);
+    }
     int rc = ring_.SubmitAndWait([&](uint64_t slot, int32_t res) { scratch_[slot] = res; });
-    if (rc != 0) return rc;
+    if (rc != 0 || ring_.Broken()) SetUringReads(false);
+    int err = 0;
     for (int i = 0; i < n; i++) {
       int32_t res = scratch_[i];
       if (res > 0) {
         offsets_[*count] = i * slotSize_;
         lengths_[(*count)++] = res;
-      } else if (res < 0 && res != -EAGAIN && err == 0) {
+      } else if (res < 0 && res != kNotDone && res != -EAGAIN && err == 0) {
         err = -res;
       }
     }
@@ -244,6 +251,8 @@ class IoLoop : public Napi::ObjectWrap<IoLoop> {
   }
 
   void Drain(Poll* p, int status) {
+    // Opened first: the io_uring fallback below may touch JS objects (the `ioUring` flags).
+    Napi::HandleScope scope(env_);
     int count = 0;
     int err = 0;
     if (status < 0) {
@@ -268,7 +277,6 @@ class IoLoop : public Napi::ObjectWrap<IoLoop> {
       polls_[port] = nullptr;
     }
     Napi::Env env = env_;
-    Napi::HandleScope scope(env);
     napi_value args[3] = {Napi::Number::New(env, port), Napi::Number::New(env, count), Napi::Number::New(env, err)};
     napi_value result;
     napi_status st = napi_make_callback(env, context_->operator napi_async_context(), Value(), onBatch_.Value(), 3, args, &result);
@@ -284,10 +292,11 @@ class IoLoop : public Napi::ObjectWrap<IoLoop> {
     uringInfo_.Value().Set("reads", on);
   }
 
-  // WriteRing writes plan entries [from, to) in one io_uring_enter per ring-full.
+  // WriteRing writes plan entries [from, to) in one io_uring_enter per ring-full. Entries the ring did not
+  // take, and those the device refused with EAGAIN (it does not take RWF_NOWAIT), are written with
+  // write(); after either, the ring is no longer used for writes.
   int WriteRing(int from, int to) {
-    int failures = 0;
-    bool refused = false;
+    bool fallback = false;
     for (int start = from; start < to;) {
       int end = start + static_cast<int>(ring_.Capacity());
       if (end > to) end = to;
@@ -298,27 +307,23 @@ class IoLoop : public Napi::ObjectWrap<IoLoop> {
           result_[i] = EFAULT;
           continue;
         }
-        result_[i] = -1;  // pending
+        result_[i] = kNotDone;
         ring_.PrepWrite(plan_[3 * i], rx_ + off, len, i);
       }
-      int rc = ring_.SubmitAndWait([&](uint64_t i, int32_t res) {
-        if (res == -EAGAIN) refused = true;
-        result_[i] = res < 0 ? -res : 0;
-      });
-      if (rc != 0) {
-        for (int i = start; i < end; i++) if (result_[i] == -1) result_[i] = rc;
+      int rc = ring_.SubmitAndWait([&](uint64_t i, int32_t res) { result_[i] = res == -EAGAIN ? kNotDone : (res < 0 ? -res : 0); });
+      if (rc != 0 || ring_.Broken()) fallback = true;
+      for (int i = start; i < end; i++) {
+        if (result_[i] != kNotDone) continue;
+        fallback = true;
+        result_[i] = WriteOne(i);
       }
       start = end;
     }
-    if (refused) {
-      // A TAP write never says EAGAIN by itself: the device refused RWF_NOWAIT. Redo those frames with
-      // write() and stop using the ring for writes.
+    if (fallback) {
       uringWrites_ = false;
       uringInfo_.Value().Set("writes", false);
-      for (int i = from; i < to; i++) {
-        if (result_[i] == EAGAIN) result_[i] = WriteOne(i);
-      }
     }
+    int failures = 0;
     for (int i = from; i < to; i++) if (result_[i] != 0) failures++;
     return failures;
   }
@@ -384,6 +389,8 @@ class IoLoop : public Napi::ObjectWrap<IoLoop> {
   bool uringWrites_ = false;
   Napi::ObjectReference uringInfo_;
   int32_t scratch_[1024];
+  // kNotDone marks a read or write the ring has not (or not successfully) done.
+  static constexpr int32_t kNotDone = INT32_MIN;
   int32_t* plan_ = nullptr;
   int32_t* result_ = nullptr;
 };

@@ -60,6 +60,10 @@ int Talk(Request* req) {
          h = NLMSG_NEXT(h, n)) {
       if (h->nlmsg_seq != 1) continue;
       if (h->nlmsg_type == NLMSG_ERROR) {
+        if (h->nlmsg_len < NLMSG_LENGTH(sizeof(struct nlmsgerr))) {
+          close(fd);
+          return EPROTO;
+        }
         const struct nlmsgerr* e = static_cast<const struct nlmsgerr*>(NLMSG_DATA(h));
         close(fd);
         return -e->error;

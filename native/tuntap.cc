@@ -25,7 +25,8 @@ namespace {
 constexpr unsigned kOffloadBase = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
 constexpr unsigned kOffloadUso = TUN_F_USO4 | TUN_F_USO6;
 
-// openTun({ name, mode: "tap"|"tun", vnetHdrSize?: number, offload?: boolean, multiQueue?: boolean })
+// openTun({ name, mode: "tap"|"tun", vnetHdrSize?: number, offload?: boolean, multiQueue?: boolean,
+//          exclusive?: boolean })
 //   -> { fd, name, offloads }
 // `name` may be empty to let the kernel choose; `vnetHdrSize` 0 opens without IFF_VNET_HDR. With
 // `offload`, TUNSETOFFLOAD asks for checksum, TSO4/6, TSO_ECN and USO4/6, and retries without USO on a
@@ -39,6 +40,7 @@ Napi::Value OpenTun(const Napi::CallbackInfo& info) {
   int hdrSize = opts.Get("vnetHdrSize").IsNumber() ? opts.Get("vnetHdrSize").As<Napi::Number>().Int32Value() : 12;
   bool offload = opts.Get("offload").IsBoolean() ? opts.Get("offload").As<Napi::Boolean>().Value() : true;
   bool multiQueue = opts.Get("multiQueue").IsBoolean() && opts.Get("multiQueue").As<Napi::Boolean>().Value();
+  bool exclusive = opts.Get("exclusive").IsBoolean() && opts.Get("exclusive").As<Napi::Boolean>().Value();
   if (name.size() >= IFNAMSIZ) return ThrowType(env, "interface name longer than 15 bytes");
   if (mode != "tap" && mode != "tun") return ThrowType(env, "mode must be \"tap\" or \"tun\"");
   if (hdrSize != 0 && hdrSize != 10 && hdrSize != 12) return ThrowType(env, "vnetHdrSize must be 0, 10 or 12");
@@ -51,6 +53,8 @@ Napi::Value OpenTun(const Napi::CallbackInfo& info) {
   ifr.ifr_flags = (mode == "tap" ? IFF_TAP : IFF_TUN) | IFF_NO_PI;
   if (hdrSize != 0) ifr.ifr_flags |= IFF_VNET_HDR;
   if (multiQueue) ifr.ifr_flags |= IFF_MULTI_QUEUE;
+  // IFF_TUN_EXCL: fail with EBUSY instead of attaching to an existing (persistent) device of that name.
+  if (exclusive) ifr.ifr_flags |= IFF_TUN_EXCL;
   memcpy(ifr.ifr_name, name.data(), name.size());
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int err = errno;

@@ -43,6 +43,7 @@ int Uring::Init(unsigned entries) {
   sqes_ = static_cast<struct io_uring_sqe*>(sqes);
   char* s = static_cast<char*>(sqRing_);
   sqHead_ = reinterpret_cast<unsigned*>(s + p.sq_off.head);
+  localTail_ = *reinterpret_cast<unsigned*>(s + p.sq_off.tail);
   sqTail_ = reinterpret_cast<unsigned*>(s + p.sq_off.tail);
   sqMask_ = reinterpret_cast<unsigned*>(s + p.sq_off.ring_mask);
   sqArray_ = reinterpret_cast<unsigned*>(s + p.sq_off.array);
@@ -54,19 +55,14 @@ int Uring::Init(unsigned entries) {
   return 0;
 }
 
-struct io_uring_sqe* Uring::NextSqe() {
-  unsigned tail = *sqTail_;
-  unsigned index = tail & *sqMask_;
+void Uring::Prep(uint8_t opcode, int fd, const void* buf, unsigned len, uint64_t userData) {
+  // Fill the entry first; Submit publishes the tail (a release store) afterwards, as the ABI wants.
+  unsigned index = localTail_ & *sqMask_;
   struct io_uring_sqe* sqe = &sqes_[index];
   memset(sqe, 0, sizeof *sqe);
   sqArray_[index] = index;
-  __atomic_store_n(sqTail_, tail + 1, __ATOMIC_RELEASE);
+  localTail_++;
   queued_++;
-  return sqe;
-}
-
-void Uring::Prep(uint8_t opcode, int fd, const void* buf, unsigned len, uint64_t userData) {
-  struct io_uring_sqe* sqe = NextSqe();
   sqe->opcode = opcode;
   sqe->fd = fd;
   sqe->addr = reinterpret_cast<uint64_t>(buf);
@@ -80,23 +76,41 @@ void Uring::PrepRead(int fd, void* buf, unsigned len, uint64_t userData) { Prep(
 
 void Uring::PrepWrite(int fd, const void* buf, unsigned len, uint64_t userData) { Prep(IORING_OP_WRITE, fd, buf, len, userData); }
 
-int Uring::Enter(unsigned n) {
+// Submit publishes the queued entries and enters the kernel once, asking to wait for all of them (they
+// complete inline: RWF_NOWAIT). Without SQPOLL the kernel takes entries only inside io_uring_enter, so
+// the head tells exactly how many it took; the ones it did not take (an error such as EAGAIN/EBUSY, or an
+// interruption) are taken back by rewinding the tail, and Submit returns that error.
+int Uring::Submit(unsigned* consumed) {
+  unsigned n = queued_;
   queued_ = 0;
-  unsigned toSubmit = n;
-  for (;;) {
-    long r = syscall(__NR_io_uring_enter, fd_, toSubmit, n, IORING_ENTER_GETEVENTS, nullptr, 0);
-    if (r >= 0) return 0;
-    if (errno != EINTR) return errno;
-    // Interrupted: submit whatever the kernel has not consumed yet, then keep waiting.
-    toSubmit = *sqTail_ - __atomic_load_n(sqHead_, __ATOMIC_ACQUIRE);
+  *consumed = 0;
+  if (n == 0) return 0;
+  unsigned headBefore = __atomic_load_n(sqHead_, __ATOMIC_ACQUIRE);
+  __atomic_store_n(sqTail_, localTail_, __ATOMIC_RELEASE);
+  int err = 0;
+  for (int attempt = 0; attempt < 3; attempt++) {
+    unsigned taken = __atomic_load_n(sqHead_, __ATOMIC_ACQUIRE) - headBefore;
+    if (taken == n) break;
+    long r = syscall(__NR_io_uring_enter, fd_, n - taken, n - taken, IORING_ENTER_GETEVENTS, nullptr, 0);
+    if (r < 0 && errno != EINTR) {
+      err = errno;
+      break;
+    }
   }
+  *consumed = __atomic_load_n(sqHead_, __ATOMIC_ACQUIRE) - headBefore;
+  if (*consumed < n) {
+    if (err == 0) err = EAGAIN;
+    localTail_ -= n - *consumed;
+    __atomic_store_n(sqTail_, localTail_, __ATOMIC_RELEASE);
+  }
+  return err;
 }
 
 int Uring::Wait(unsigned n) {
   for (;;) {
     long r = syscall(__NR_io_uring_enter, fd_, 0, n, IORING_ENTER_GETEVENTS, nullptr, 0);
     if (r >= 0) return 0;
-    if (errno != EINTR) return errno;
+    if (errno != EINTR && errno != EAGAIN && errno != EBUSY) return errno;
   }
 }
 

@@ -22,45 +22,53 @@ class Uring {
   bool Ready() const { return fd_ >= 0; }
   unsigned Capacity() const { return entries_; }
 
-  // PrepRead / PrepWrite queue one operation (at most Capacity() before Submit).
+  // Broken is true once the ring failed in a way that may leave completions behind; the caller must
+  // stop using it (and fall back to plain read()/write()).
+  bool Broken() const { return broken_; }
+
+  // PrepRead / PrepWrite queue one operation (at most Capacity() before SubmitAndWait).
   void PrepRead(int fd, void* buf, unsigned len, uint64_t userData);
   void PrepWrite(int fd, const void* buf, unsigned len, uint64_t userData);
 
-  // SubmitAndWait submits the queued operations and waits until all of them completed; it calls
-  // onComplete(userData, res) for each (res: bytes or -errno). It returns 0 or an errno of io_uring_enter.
+  // SubmitAndWait submits the queued operations and waits until every one the kernel took has
+  // completed, calling onComplete(userData, res) for each (res: bytes or -errno). It returns 0, or the
+  // errno that kept some operations from being submitted: those were taken back from the ring (they will
+  // never run) and get no onComplete, so the caller does them another way.
   template <typename F>
   int SubmitAndWait(F onComplete) {
-    unsigned n = queued_;
-    if (n == 0) return 0;
-    int err = Enter(n);
-    if (err != 0) return err;
+    unsigned consumed = 0;
+    int err = Submit(&consumed);
     unsigned done = 0;
-    while (done < n) {
+    while (done < consumed) {
       unsigned head = *cqHead_;
       unsigned tail = __atomic_load_n(cqTail_, __ATOMIC_ACQUIRE);
       if (head == tail) {
-        err = Wait(n - done);
-        if (err != 0) return err;
+        int werr = Wait(consumed - done);
+        if (werr != 0) {
+          broken_ = true;
+          return werr;
+        }
         continue;
       }
-      for (; head != tail; head++, done++) {
+      for (; head != tail && done < consumed; head++, done++) {
         const struct io_uring_cqe& cqe = cqes_[head & *cqMask_];
         onComplete(cqe.user_data, cqe.res);
       }
       __atomic_store_n(cqHead_, head, __ATOMIC_RELEASE);
     }
-    return 0;
+    return err;
   }
 
  private:
-  struct io_uring_sqe* NextSqe();
   void Prep(uint8_t opcode, int fd, const void* buf, unsigned len, uint64_t userData);
-  int Enter(unsigned n);
+  int Submit(unsigned* consumed);
   int Wait(unsigned n);
 
   int fd_ = -1;
   unsigned entries_ = 0;
   unsigned queued_ = 0;
+  unsigned localTail_ = 0;  // our SQ tail; published to the kernel by Submit
+  bool broken_ = false;
   void* sqRing_ = nullptr;
   size_t sqRingSize_ = 0;
   void* cqRing_ = nullptr;

@@ -15,6 +15,8 @@ export interface OpenTunOptions {
   /** Ask for checksum, TSO and USO offloads (TUNSETOFFLOAD); default true. */
   offload?: boolean;
   multiQueue?: boolean;
+  /** Fail with EBUSY rather than attach to an existing device of that name (IFF_TUN_EXCL). */
+  exclusive?: boolean;
 }
 
 /** OpenTunResult describes an attached TUN/TAP queue. */

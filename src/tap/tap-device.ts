@@ -33,7 +33,8 @@ export type TapOpener = (spec: TapSpec) => Device;
 /** openTapDevice is the real TapOpener, over the native addon. */
 export function openTapDevice(spec: TapSpec): Device {
   const n = native();
-  const { fd, name, offloads } = n.openTun({ name: spec.name, mode: 'tap', vnetHdrSize: 12, offload: true });
+  // exclusive: never attach to an existing (e.g. a VM's persistent) TAP of the same name.
+  const { fd, name, offloads } = n.openTun({ name: spec.name, mode: 'tap', vnetHdrSize: 12, offload: true, exclusive: true });
   let closed = false;
   const device: Device = {
     fd,
