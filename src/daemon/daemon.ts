@@ -44,6 +44,10 @@ function savedPort(spec: PortSpec): SavedPort {
 /** Daemon is tapwire's control plane; see the comment at the top of this file. */
 export class Daemon {
   private readonly desired = new Map<string, SavedBridge>();
+  /** pending holds saved ports that could not be rebuilt at start (their namespace is not there yet):
+   * they stay in the state, show as `error`, and are retried every RETRY_MS until they can be built. */
+  private readonly pending = new Map<string, { bridge: string; reason: string }>();
+  private retryTimer: NodeJS.Timeout | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -63,47 +67,103 @@ export class Daemon {
     );
     await plane.started();
     const daemon = new Daemon(plane, log, options.store);
+    if (options.store !== undefined) options.store.onWarning = (message) => log.warn({}, message);
     if (saved !== undefined) await daemon.restore(saved);
     return daemon;
   }
 
-  /** restore rebuilds a saved state; what can no longer be built (a namespace gone) is logged and dropped. */
+  /**
+   * restore rebuilds a saved state. Entries that are not valid are logged and dropped from the state;
+   * ports that are valid but cannot be built now (a namespace not created yet, e.g. right after boot) stay
+   * in the state as pending and are retried.
+   */
   private async restore(saved: SavedState): Promise<void> {
     let dropped = 0;
-    for (const raw of saved.bridges) {
+    const drop = (what: object, e: unknown, msg: string): void => {
+      this.log.error({ ...what, err: describe(e) }, msg);
+      dropped++;
+    };
+    for (const raw of saved.bridges as unknown[]) {
+      const rb = (typeof raw === 'object' && raw !== null ? raw : {}) as Partial<Record<keyof SavedBridge, unknown>>;
       let spec;
       try {
-        spec = bridgeSpec({ name: raw.name, agingSeconds: raw.agingSeconds, fdbMax: raw.fdbMax });
+        spec = bridgeSpec({ name: rb.name, agingSeconds: rb.agingSeconds, fdbMax: rb.fdbMax });
         await this.plane.call({ op: 'addBridge', spec });
       } catch (e) {
-        this.log.error({ bridge: raw.name, err: describe(e) }, 'cannot rebuild a saved bridge; dropped from the state');
-        dropped++;
+        drop({ bridge: rb.name }, e, 'a saved bridge is not valid; dropped from the state');
         continue;
       }
       const bridge: SavedBridge = { ...spec, ports: [], fdb: [] };
       this.desired.set(spec.name, bridge);
-      for (const p of raw.ports ?? []) {
+      for (const p of Array.isArray(rb.ports) ? (rb.ports as unknown[]) : []) {
+        let ps;
         try {
-          const ps = portSpec(p);
-          await this.plane.call({ op: 'addPort', bridge: spec.name, spec: ps });
-          bridge.ports.push(savedPort(ps));
+          ps = portSpec(p);
+          if (this.portExists(ps.name)) throw new TwError('TW_ERR_EXISTS', `port ${ps.name} is saved twice`);
         } catch (e) {
-          this.log.error({ bridge: spec.name, port: p.name, err: describe(e) }, 'cannot rebuild a saved port; dropped from the state');
-          dropped++;
+          drop({ bridge: spec.name, port: (p as { name?: unknown } | null)?.name }, e, 'a saved port is not valid; dropped from the state');
+          continue;
+        }
+        bridge.ports.push(savedPort(ps));
+        try {
+          await this.plane.call({ op: 'addPort', bridge: spec.name, spec: ps });
+        } catch (e) {
+          this.pending.set(ps.name, { bridge: spec.name, reason: e instanceof TwError ? e.detail : String(e) });
+          this.log.warn({ bridge: spec.name, port: ps.name, err: describe(e) }, `cannot rebuild a saved port now; retrying every ${RETRY_MS / 1000} s`);
         }
       }
-      for (const f of raw.fdb ?? []) {
+      for (const f of Array.isArray(rb.fdb) ? (rb.fdb as unknown[]) : []) {
+        const rf = (typeof f === 'object' && f !== null ? f : {}) as { mac?: unknown; port?: unknown };
+        let entry;
         try {
-          await this.plane.call({ op: 'fdbAdd', bridge: spec.name, mac: checkUnicastMac(f.mac, 'mac'), port: checkName(f.port, 'port') });
-          bridge.fdb.push({ mac: f.mac, port: f.port });
+          entry = { mac: checkUnicastMac(rf.mac, 'mac'), port: checkName(rf.port, 'port') };
+          if (!bridge.ports.some((x) => x.name === entry!.port)) throw new TwError('TW_ERR_NOT_FOUND', `bridge ${spec.name} has no port ${entry.port}`);
         } catch (e) {
-          this.log.error({ bridge: spec.name, mac: f.mac, err: describe(e) }, 'cannot rebuild a static FDB entry; dropped from the state');
-          dropped++;
+          drop({ bridge: spec.name, mac: rf.mac }, e, 'a saved static FDB entry is not valid; dropped from the state');
+          continue;
         }
+        bridge.fdb.push(entry);
+        if (this.pending.has(entry.port)) continue;
+        await this.plane.call({ op: 'fdbAdd', bridge: spec.name, ...entry }).catch((e: unknown) => this.log.error({ bridge: spec.name, mac: entry.mac, err: describe(e) }, 'cannot rebuild a static FDB entry'));
       }
     }
     if (dropped > 0) this.persist();
-    this.log.info({ bridges: this.desired.size, ports: [...this.desired.values()].reduce((n, b) => n + b.ports.length, 0) }, 'state restored');
+    if (this.pending.size > 0) this.retryTimer = setInterval(() => void this.retryPending(), RETRY_MS).unref();
+    this.log.info({ bridges: this.desired.size, ports: [...this.desired.values()].reduce((n, b) => n + b.ports.length, 0), pending: this.pending.size }, 'state restored');
+  }
+
+  /** retryPending tries to build the pending ports again (and their static FDB entries). */
+  private retryPending(): Promise<void> {
+    return this.serial(async () => {
+      for (const [name, { bridge }] of [...this.pending]) {
+        const b = this.desired.get(bridge);
+        const saved = b?.ports.find((p) => p.name === name);
+        if (b === undefined || saved === undefined) {
+          this.pending.delete(name);
+          continue;
+        }
+        try {
+          await this.plane.call({ op: 'addPort', bridge, spec: portSpec(saved) });
+        } catch (e) {
+          this.pending.set(name, { bridge, reason: e instanceof TwError ? e.detail : String(e) });
+          continue;
+        }
+        this.pending.delete(name);
+        for (const f of b.fdb.filter((x) => x.port === name)) {
+          await this.plane.call({ op: 'fdbAdd', bridge, ...f }).catch((e: unknown) => this.log.error({ bridge, mac: f.mac, err: describe(e) }, 'cannot rebuild a static FDB entry'));
+        }
+        this.log.info({ bridge, port: name }, 'a pending saved port is built now');
+      }
+      if (this.pending.size === 0 && this.retryTimer !== undefined) {
+        clearInterval(this.retryTimer);
+        this.retryTimer = undefined;
+      }
+    });
+  }
+
+  private portExists(name: string): boolean {
+    for (const b of this.desired.values()) if (b.ports.some((p) => p.name === name)) return true;
+    return false;
   }
 
   /** serial runs `change` after every change before it, so the saved state follows the data plane. */
@@ -174,10 +234,18 @@ export class Daemon {
     checkName(name, 'bridge');
     return this.serial(async () => {
       const b = this.desiredBridge(name);
+      if (b.ports.length > 0 && !force) throw new TwError('TW_ERR_IN_USE', `bridge ${name} still has ${b.ports.length} port(s); delete them first or use force`);
       await this.plane.call({ op: 'removeBridge', name, force });
+      const pendingHere = [...this.pending].filter(([, v]) => v.bridge === name);
       await this.commit(
-        () => this.desired.delete(name),
-        () => this.desired.set(name, b),
+        () => {
+          this.desired.delete(name);
+          for (const [port] of pendingHere) this.pending.delete(port);
+        },
+        () => {
+          this.desired.set(name, b);
+          for (const [port, v] of pendingHere) this.pending.set(port, v);
+        },
         () => this.rebuild(b),
       );
       this.log.info({ bridge: name, force }, 'bridge removed');
@@ -186,8 +254,8 @@ export class Daemon {
 
   private async rebuild(b: SavedBridge): Promise<void> {
     await this.plane.call({ op: 'addBridge', spec: { name: b.name, agingSeconds: b.agingSeconds, fdbMax: b.fdbMax } });
-    for (const p of b.ports) await this.plane.call({ op: 'addPort', bridge: b.name, spec: portSpec(p) });
-    for (const f of b.fdb) await this.plane.call({ op: 'fdbAdd', bridge: b.name, mac: f.mac, port: f.port });
+    for (const p of b.ports) if (!this.pending.has(p.name)) await this.plane.call({ op: 'addPort', bridge: b.name, spec: portSpec(p) });
+    for (const f of b.fdb) if (!this.pending.has(f.port)) await this.plane.call({ op: 'fdbAdd', bridge: b.name, mac: f.mac, port: f.port });
   }
 
   /** addPort validates and creates a port on a bridge. */
@@ -196,6 +264,7 @@ export class Daemon {
     const spec = portSpec(input);
     return this.serial(async () => {
       const b = this.desiredBridge(bridge);
+      if (this.pending.has(spec.name)) throw new TwError('TW_ERR_EXISTS', `port ${spec.name} already exists (saved, waiting to be rebuilt)`);
       const info = await this.plane.call<PortInfo>({ op: 'addPort', bridge, spec });
       const saved = savedPort(spec);
       await this.commit(
@@ -215,6 +284,27 @@ export class Daemon {
     return this.serial(async () => {
       const b = this.desiredBridge(bridge);
       const saved = b.ports.find((p) => p.name === name);
+      const waiting = this.pending.get(name);
+      if (waiting !== undefined && waiting.bridge === bridge) {
+        // Never built: only the state knows it.
+        const ports = b.ports;
+        const fdb = b.fdb;
+        await this.commit(
+          () => {
+            b.ports = ports.filter((p) => p.name !== name);
+            b.fdb = fdb.filter((f) => f.port !== name);
+            this.pending.delete(name);
+          },
+          () => {
+            b.ports = ports;
+            b.fdb = fdb;
+            this.pending.set(name, waiting);
+          },
+          async () => undefined,
+        );
+        this.log.info({ bridge, port: name }, 'pending port removed');
+        return;
+      }
       await this.plane.call({ op: 'removePort', bridge, name });
       const ports = b.ports;
       const fdb = b.fdb;
@@ -245,11 +335,13 @@ export class Daemon {
     return this.serial(async () => {
       const b = this.desiredBridge(bridge);
       const fdb = b.fdb;
+      const before = fdb.find((f) => f.mac === m);
       await this.plane.call({ op: 'fdbAdd', bridge, mac: m, port: p });
       await this.commit(
         () => (b.fdb = [...fdb.filter((f) => f.mac !== m), { mac: m, port: p }]),
         () => (b.fdb = fdb),
-        () => this.plane.call({ op: 'fdbDelete', bridge, mac: m }),
+        // Put back what was there: the earlier pin, or nothing.
+        () => (before === undefined ? this.plane.call({ op: 'fdbDelete', bridge, mac: m }) : this.plane.call({ op: 'fdbAdd', bridge, mac: m, port: before.port })),
       );
       return { mac: m, port: p, static: true, ageSeconds: 0 };
     });
@@ -299,7 +391,13 @@ export class Daemon {
   async ports(bridge?: string): Promise<PortStatus[]> {
     if (bridge !== undefined) checkName(bridge, 'bridge');
     const list = await this.plane.call<PortInfo[]>({ op: 'listPorts', bridge });
-    return list.map(({ index, offloads: _offloads, ...p }) => ({ ...p, counters: this.plane.counters.readPort(index) }));
+    const live: PortStatus[] = list.map(({ index, offloads: _offloads, ...p }) => ({ ...p, counters: this.plane.counters.readPort(index) }));
+    for (const [name, { bridge: owner }] of this.pending) {
+      if (bridge !== undefined && owner !== bridge) continue;
+      const saved = this.desired.get(owner)?.ports.find((p) => p.name === name);
+      if (saved !== undefined) live.push(pendingStatus(owner, saved));
+    }
+    return live;
   }
 
   /** port returns one port, or throws TW_ERR_NOT_FOUND. */
@@ -340,9 +438,30 @@ export class Daemon {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.queue;
+    if (this.retryTimer !== undefined) clearInterval(this.retryTimer);
+    // A change in flight gets a while to finish (each data plane call is bounded too).
+    await Promise.race([this.queue, new Promise((r) => setTimeout(r, 10_000).unref())]);
     await this.plane.stop();
   }
+}
+
+/** RETRY_MS is how often pending saved ports are tried again. */
+export const RETRY_MS = 5000;
+
+function pendingStatus(bridge: string, p: SavedPort): PortStatus {
+  const status: PortStatus = {
+    name: p.name,
+    bridge,
+    kind: p.kind,
+    ifname: p.name,
+    addresses: p.addresses,
+    mtu: p.mtu ?? 1500,
+    state: 'error',
+    counters: { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, rxGsoFrames: 0, txGsoFrames: 0, rxBatches: 0, drops: {} },
+  };
+  if (p.netns !== undefined) status.netns = p.netns;
+  if (p.mac !== undefined) status.mac = p.mac;
+  return status;
 }
 
 function checkUnicastMacOrGroup(mac: unknown): string {

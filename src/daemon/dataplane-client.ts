@@ -13,6 +13,9 @@ export interface WorkerLog {
   fields?: Record<string, unknown>;
 }
 
+/** CALL_TIMEOUT_MS bounds how long a command may take (device creation included). */
+export const CALL_TIMEOUT_MS = 30_000;
+
 /** DataPlaneClient runs the data plane worker; see the comment at the top of this file. */
 export class DataPlaneClient {
   readonly counters = new CounterBlock();
@@ -52,12 +55,30 @@ export class DataPlaneClient {
     return this.ready;
   }
 
-  /** call sends a command and resolves with its result, or rejects with a TwError. */
-  call<T>(command: Command): Promise<T> {
+  /**
+   * call sends a command and resolves with its result, or rejects with a TwError. A data plane that does
+   * not answer within `timeoutMs` is stuck: it is terminated (the daemon's onExit handler decides what
+   * follows) rather than left to hang every later change.
+   */
+  call<T>(command: Command, timeoutMs = CALL_TIMEOUT_MS): Promise<T> {
     if (this.exited) return Promise.reject(new TwError('TW_ERR_INTERNAL', 'the data plane is not running'));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new TwError('TW_ERR_INTERNAL', `the data plane did not answer ${command.op} within ${timeoutMs} ms`));
+        void this.worker.terminate();
+      }, timeoutMs);
+      this.pending.set(id, {
+        resolve: (v) => {
+          clearTimeout(timer);
+          (resolve as (v: unknown) => void)(v);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
       this.worker.postMessage({ id, command });
     });
   }
@@ -67,7 +88,7 @@ export class DataPlaneClient {
     if (this.exited) return;
     const exit = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
     try {
-      await this.call({ op: 'shutdown' });
+      await this.call({ op: 'shutdown' }, 5000);
     } finally {
       const timer = setTimeout(() => void this.worker.terminate(), 5000);
       await exit;

@@ -148,7 +148,13 @@ async function main(): Promise<void> {
     await prepareSocket(socketPath);
     const local = await buildApp(daemon, { metrics, logger: log.child({ listener: 'socket' }) });
     listeners.push(local);
-    await local.listen({ path: socketPath });
+    // Created as 0660 from the start (the umask), not only after the chmod.
+    const umask = process.umask(0o117);
+    try {
+      await local.listen({ path: socketPath });
+    } finally {
+      process.umask(umask);
+    }
     restrictSocket(socketPath);
     if (listen !== undefined) {
       const t = apiToken(flags['token-file'], stateDir);

@@ -67,8 +67,9 @@ export function checkCidrs(value: unknown, where: string): Cidr[] {
     } catch (e) {
       throw invalid(`${where}[${i}]: ${(e as Error).message}`);
     }
-    if (seen.has(c.text)) throw invalid(`${where}[${i}]: ${c.text} is listed twice`);
-    seen.add(c.text);
+    const address = c.text.split('/')[0]!;
+    if (seen.has(address)) throw invalid(`${where}[${i}]: ${address} is listed twice`);
+    seen.add(address);
     return c;
   });
 }

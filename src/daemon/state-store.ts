@@ -3,7 +3,7 @@
 // directory), so a crash or kill -9 at any moment leaves either the old or the new state, never a torn one.
 // A file that cannot be read as a state of a known version is never overwritten: load() throws and the
 // daemon refuses to start, keeping the file for a person to look at.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** STATE_VERSION is the format version this build writes and reads. */
@@ -44,6 +44,9 @@ export class StateError extends Error {
 export class StateStore {
   readonly path: string;
 
+  /** onWarning receives problems that do not fail a save (set by the daemon to its log). */
+  onWarning?: (message: string) => void;
+
   constructor(readonly dir: string) {
     this.path = join(dir, 'state.json');
   }
@@ -77,7 +80,7 @@ export class StateStore {
     const tmp = `${this.path}.${process.pid}.tmp`;
     const fd = openSync(tmp, 'w', 0o640);
     try {
-      writeSync(fd, `${JSON.stringify(state, null, 2)}\n`);
+      writeFileSync(fd, `${JSON.stringify(state, null, 2)}\n`); // loops over short writes; throws on ENOSPC
       fsyncSync(fd);
     } catch (e) {
       closeSync(fd);
@@ -86,11 +89,17 @@ export class StateStore {
     }
     closeSync(fd);
     renameSync(tmp, this.path);
-    const dirFd = openSync(this.dir, 'r');
+    // From here the new state is in place: a failure to make the rename durable is not a failed save
+    // (undoing the change would contradict the file), so it is only reported to the caller's log.
     try {
-      fsyncSync(dirFd);
-    } finally {
-      closeSync(dirFd);
+      const dirFd = openSync(this.dir, 'r');
+      try {
+        fsyncSync(dirFd);
+      } finally {
+        closeSync(dirFd);
+      }
+    } catch (e) {
+      this.onWarning?.(`state saved, but fsync of ${this.dir} failed: ${(e as Error).message}`);
     }
   }
 }

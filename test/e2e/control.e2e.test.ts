@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Lab, run } from '../helpers/lab.js';
@@ -155,6 +155,50 @@ test('the TCP listener requires the bearer token; the metrics listener serves on
     assert.equal(m.status, 200);
     assert.match(m.text, /tapwire_bridge_fdb_entries\{bridge="br0"\} 0/);
     assert.equal((await open('/v1/bridges')).status, 404, 'the metrics listener is not the API');
+  } finally {
+    await daemon?.stop();
+    await lab.close();
+  }
+});
+
+test('a saved port whose namespace appears only after the start is built as soon as it exists', { timeout: 60_000 }, async (t) => {
+  if (!requirePrivileges(t, ['ip', 'ping', 'curl'])) return;
+  const lab = await Lab.create('twt');
+  let daemon: RunningDaemon | undefined;
+  try {
+    await lab.addNs('d');
+    await lab.addNs('h1');
+    const files = daemonFiles(lab);
+    mkdirSync(files.stateDir, { recursive: true });
+    const late = lab.name('late');
+    writeFileSync(
+      join(files.stateDir, 'state.json'),
+      JSON.stringify({
+        version: 1,
+        bridges: [
+          {
+            name: 'br0',
+            agingSeconds: 300,
+            fdbMax: 8192,
+            ports: [
+              { name: lab.name('ta'), kind: 'tap', netns: lab.name('h1'), addresses: ['10.78.0.1/24'], up: true },
+              { name: lab.name('tb'), kind: 'tap', netns: late, addresses: ['10.78.0.2/24'], up: true },
+            ],
+            fdb: [],
+          },
+        ],
+      }),
+    );
+    daemon = await startDaemon(lab, 'd', undefined, {}, { files });
+    const state = async () => ((await curl(files.socket, 'GET', `/v1/bridges/br0/ports/${lab.name('tb')}`)).body as { state: string }).state;
+    assert.equal(await state(), 'error', 'pending while its namespace is missing');
+    await lab.addNs('late');
+    const deadline = Date.now() + 15_000;
+    while ((await state()) !== 'up') {
+      if (Date.now() > deadline) throw new Error('the pending port was not built within 15 s of its namespace appearing');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await lab.exec('h1', 'ping', ['-c', '2', '-i', '0.2', '-W', '3', '10.78.0.2']);
   } finally {
     await daemon?.stop();
     await lab.close();

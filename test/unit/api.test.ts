@@ -297,17 +297,49 @@ describe('persistence', () => {
     }
   });
 
-  test('a saved port whose namespace is gone is dropped at start, with the rest rebuilt', async () => {
+  test('a saved port whose namespace is not there stays in the state as pending (state error) until removed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'twapi-'));
     writeFileSync(
       join(dir, 'state.json'),
-      JSON.stringify({ version: 1, bridges: [{ name: 'br0', agingSeconds: 300, fdbMax: 8192, ports: [{ name: 'p1', kind: 'tap', netns: 'gone', addresses: [], up: true }, { name: 'p2', kind: 'tap', addresses: [], up: true }], fdb: [] }] }),
+      JSON.stringify({
+        version: 1,
+        bridges: [
+          {
+            name: 'br0',
+            agingSeconds: 300,
+            fdbMax: 8192,
+            ports: [
+              { name: 'p1', kind: 'tap', netns: 'later', addresses: ['10.0.0.1/24'], up: true },
+              { name: 'p2', kind: 'tap', addresses: [], up: true },
+              { name: 'bad name!', kind: 'tap', addresses: [], up: true },
+            ],
+            fdb: [
+              { mac: '02:00:00:00:00:AA', port: 'p1' },
+              { mac: '02:00:00:00:00:bb', port: 'nope' },
+            ],
+          },
+          null,
+        ],
+      }),
     );
     const c = await start(dir);
     try {
-      assert.deepEqual((await c.daemon.ports()).map((p) => p.name), ['p2']);
-      const saved = JSON.parse(readFileSync(c.store.path, 'utf8')) as { bridges: { ports: { name: string }[] }[] };
-      assert.deepEqual(saved.bridges[0]!.ports.map((p) => p.name), ['p2']);
+      const ports = (await call(c, 'GET', '/v1/bridges/br0/ports')).body as Json[];
+      assert.deepEqual(ports.map((p) => [p.name, p.state]), [
+        ['p2', 'up'],
+        ['p1', 'error'],
+      ]);
+      assert.equal(((await call(c, 'GET', '/v1/bridges/br0/ports/p1')).body as Json).netns, 'later');
+      const saved = () => JSON.parse(readFileSync(c.store.path, 'utf8')) as { bridges: { ports: { name: string }[]; fdb: { mac: string }[] }[] };
+      assert.deepEqual(saved().bridges.length, 1, 'the invalid bridge entry is dropped');
+      assert.deepEqual(saved().bridges[0]!.ports.map((p) => p.name), ['p1', 'p2'], 'the pending port stays saved; the invalid one is dropped');
+      assert.deepEqual(saved().bridges[0]!.fdb.map((f) => f.mac), ['02:00:00:00:00:aa'], 'normalized; the entry for an unknown port dropped');
+      await rejects(c, 'POST', '/v1/bridges/br0/ports', { name: 'p1', kind: 'tap' }, 409, 'TW_ERR_EXISTS');
+      await rejects(c, 'DELETE', '/v1/bridges/br0', undefined, 409, 'TW_ERR_IN_USE');
+      assert.equal((await call(c, 'DELETE', '/v1/bridges/br0/ports/p1')).status, 204);
+      assert.deepEqual(saved().bridges[0]!.ports.map((p) => p.name), ['p2']);
+      assert.deepEqual(saved().bridges[0]!.fdb, []);
+      assert.deepEqual(((await call(c, 'GET', '/v1/bridges/br0/ports')).body as Json[]).map((p) => p.name), ['p2']);
     } finally {
       await stop(c);
     }
