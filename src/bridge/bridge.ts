@@ -7,8 +7,8 @@
 // 3. A known unicast destination goes to its one port; if that is the ingress port the frame is dropped
 //    (`same_port`). Unknown unicast, broadcast and multicast flood to every port that is up but the
 //    ingress.
-// 4. Egress checks (drop and count on the egress port): larger than the egress MTU (for a GSO frame, its
-//    segment size), port down.
+// 4. Egress checks (drop and count on the egress port): larger than the egress MTU (for a GSO frame, the
+//    IP length of the segments it will be cut into), port down.
 // Frames are never copied: the bridge reads the headers in place and returns egress port indexes.
 import { DropSink } from '../ports/drop-reason.js';
 import { SwitchPort } from '../ports/port.js';
@@ -65,10 +65,10 @@ export class Bridge {
   /**
    * forward decides the fate of the frame of `len` bytes at `off` in `buf` (from the Ethernet header on;
    * the caller has checked len >= 14), received on `ingress` at time `now` (ms). It writes the indexes of
-   * the egress ports into `out` and returns how many; every drop is reported to `drops`. `gsoSize` is the
-   * segment size of a GSO frame, 0 for a plain one.
+   * the egress ports into `out` and returns how many; every drop is reported to `drops`. `segmentLen` is,
+   * for a GSO frame, the IP length of each segment it will be cut into (gsoSegmentLength), 0 for a plain one.
    */
-  forward(ingress: SwitchPort, buf: Uint8Array, off: number, len: number, gsoSize: number, now: number, out: Int32Array, drops: DropSink): number {
+  forward(ingress: SwitchPort, buf: Uint8Array, off: number, len: number, segmentLen: number, now: number, out: Int32Array, drops: DropSink): number {
     if (isGroupMacAt(buf, off + ETH.SRC)) {
       drops.drop(ingress.index, 'group_source');
       return 0;
@@ -95,13 +95,13 @@ export class Bridge {
         const port = this.member(target);
         if (port === undefined) {
           // A static entry may name a port that is not (or no longer) a member: treat as unknown.
-          return this.flood(ingress, maxLen, gsoSize, out, drops);
+          return this.flood(ingress, maxLen, segmentLen, out, drops);
         }
         if (!port.up) {
           drops.drop(port.index, 'port_down');
           return 0;
         }
-        if (!fits(port, maxLen, gsoSize)) {
+        if (!fits(port, maxLen, segmentLen)) {
           drops.drop(port.index, 'too_big');
           return 0;
         }
@@ -109,17 +109,17 @@ export class Bridge {
         return 1;
       }
     }
-    return this.flood(ingress, maxLen, gsoSize, out, drops);
+    return this.flood(ingress, maxLen, segmentLen, out, drops);
   }
 
-  private flood(ingress: SwitchPort, needed: number, gsoSize: number, out: Int32Array, drops: DropSink): number {
+  private flood(ingress: SwitchPort, needed: number, segmentLen: number, out: Int32Array, drops: DropSink): number {
     this.stats.floods++;
     let n = 0;
     let candidates = 0;
     for (const port of this.members) {
       if (port.index === ingress.index || !port.up) continue;
       candidates++;
-      if (!fits(port, needed, gsoSize)) {
+      if (!fits(port, needed, segmentLen)) {
         drops.drop(port.index, 'too_big');
         continue;
       }
@@ -140,7 +140,7 @@ function frameLimit(buf: Uint8Array, off: number, len: number): number {
   return len - ETH.HEADER_LEN - (tagged ? VLAN_TAG_LEN : 0);
 }
 
-/** fits tells whether a payload of `needed` bytes (or GSO segments of `gsoSize`) fits `port`'s MTU. */
-function fits(port: SwitchPort, needed: number, gsoSize: number): boolean {
-  return gsoSize > 0 ? gsoSize <= port.mtu : needed <= port.mtu;
+/** fits tells whether an IP packet of `needed` bytes (or GSO segments of `segmentLen`) fits `port`'s MTU. */
+function fits(port: SwitchPort, needed: number, segmentLen: number): boolean {
+  return segmentLen > 0 ? segmentLen <= port.mtu : needed <= port.mtu;
 }

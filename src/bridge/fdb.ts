@@ -45,6 +45,8 @@ export class Fdb {
   private readonly table = new Map<number, FdbEntry>();
   private readonly byPort = new Map<number, Map<number, FdbEntry>>();
   private dynamicCount = 0;
+  /** learnedOn counts the learned (not static) entries per port: eviction ranks ports by it. */
+  private readonly learnedOn = new Map<number, number>();
   private aging: number;
   private cap: number;
   readonly stats: FdbStats = { learned: 0, moved: 0, expired: 0, evicted: 0 };
@@ -106,9 +108,11 @@ export class Fdb {
       }
       this.portMap(e.port, false)?.delete(mac);
       this.dropEmpty(e.port);
+      this.countLearned(e.port, -1);
       e.port = port;
       e.lastSeen = now;
       this.portMap(port, true)!.set(mac, e);
+      this.countLearned(port, 1);
       this.stats.moved++;
       return;
     }
@@ -116,6 +120,7 @@ export class Fdb {
     const entry: FdbEntry = { mac, port, lastSeen: now, isStatic: false };
     this.table.set(mac, entry);
     this.portMap(port, true)!.set(mac, entry);
+    this.countLearned(port, 1);
     this.dynamicCount++;
     this.stats.learned++;
   }
@@ -135,7 +140,10 @@ export class Fdb {
     this.table.delete(mac);
     this.portMap(e.port, false)?.delete(mac);
     this.dropEmpty(e.port);
-    if (!e.isStatic) this.dynamicCount--;
+    if (!e.isStatic) {
+      this.dynamicCount--;
+      this.countLearned(e.port, -1);
+    }
     return true;
   }
 
@@ -191,27 +199,33 @@ export class Fdb {
     return m;
   }
 
+  private countLearned(port: number, delta: number): void {
+    const n = (this.learnedOn.get(port) ?? 0) + delta;
+    if (n === 0) this.learnedOn.delete(port);
+    else this.learnedOn.set(port, n);
+  }
+
   private dropEmpty(port: number): void {
     if (this.byPort.get(port)?.size === 0) this.byPort.delete(port);
   }
 
-  /** evictOne removes the least recently refreshed learned entry of the port holding the most entries. */
+  /** evictOne removes the least recently refreshed learned entry of the port holding the most learned entries. */
   private evictOne(): boolean {
-    let victim: FdbEntry | undefined;
+    let heaviest = -1;
     let most = 0;
-    for (const own of this.byPort.values()) {
-      if (own.size <= most) continue;
-      for (const e of own.values()) {
-        if (!e.isStatic) {
-          victim = e;
-          most = own.size;
-          break;
-        }
+    for (const [port, n] of this.learnedOn) {
+      if (n > most) {
+        most = n;
+        heaviest = port;
       }
     }
-    if (victim === undefined) return false;
-    this.remove(victim.mac);
-    this.stats.evicted++;
-    return true;
+    if (heaviest < 0) return false;
+    for (const e of this.byPort.get(heaviest)!.values()) {
+      if (e.isStatic) continue;
+      this.remove(e.mac);
+      this.stats.evicted++;
+      return true;
+    }
+    return false;
   }
 }

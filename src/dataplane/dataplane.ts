@@ -8,8 +8,8 @@ import { DropReason, DropSink } from '../ports/drop-reason.js';
 import { SwitchPort } from '../ports/port.js';
 import { Bridge } from '../bridge/bridge.js';
 import { Device, TapOpener } from '../tap/tap-device.js';
-import { ETH, formatMac, macBytes, parseMac } from '../wire/ethernet.js';
-import { VNET_HDR_LEN, gsoSizeAt, isGsoAt, vnetHeaderValid } from '../wire/virtio-net.js';
+import { ETH, ETHERTYPE, VLAN_TAG_LEN, etherTypeAt, formatMac, macBytes, parseMac } from '../wire/ethernet.js';
+import { VNET_HDR_LEN, gsoSegmentLength, isGsoAt, vnetHeaderValid } from '../wire/virtio-net.js';
 import { B, CounterBlock, MAX_BRIDGES, MAX_PORTS, P } from './counters.js';
 import { Io, IoFactory } from './io.js';
 import { BridgeInfo, BridgeSpec, FdbRow, PortInfo, PortSpec, PortState } from './protocol.js';
@@ -109,7 +109,8 @@ export class DataPlane implements DropSink {
       }
       const gso = isGsoAt(rx, off);
       if (gso) c[base + P.rxGsoFrames]!++;
-      const n = bridge.forward(port.sw, rx, off + VNET_HDR_LEN, frameLen, gso ? gsoSizeAt(rx, off) : 0, now, this.egress, this);
+      const segment = gso ? gsoSegmentLength(rx, off, frameLen, l3Start(rx, off + VNET_HDR_LEN)) : 0;
+      const n = bridge.forward(port.sw, rx, off + VNET_HDR_LEN, frameLen, segment, now, this.egress, this);
       if (planned + n > io.planSize) {
         this.flushPlan(planned);
         planned = 0;
@@ -347,12 +348,22 @@ export class DataPlane implements DropSink {
   }
 }
 
-/** deviceError turns what the kernel refused into a TwError with the errno text. */
+/** l3Start is where the network header of the frame at `off` starts (after one 802.1Q tag, if any). */
+function l3Start(buf: Uint8Array, off: number): number {
+  const type = etherTypeAt(buf, off);
+  return ETH.HEADER_LEN + (type === ETHERTYPE.VLAN || type === ETHERTYPE.QINQ ? VLAN_TAG_LEN : 0);
+}
+
+/** deviceError turns what the kernel refused into a TwError with the errno text, judged by the call. */
 function deviceError(e: unknown, name: string, netns?: string): TwError {
   if (e instanceof TwError) return e;
   if (isNativeError(e)) {
     if (e.code === 'ENOENT' && e.syscall.startsWith('open(/run/netns')) return new TwError('TW_ERR_VALIDATION', `network namespace ${netns ?? '?'} does not exist`);
-    if (e.code === 'EBUSY' || e.code === 'EEXIST') return new TwError('TW_ERR_EXISTS', `an interface named ${name} already exists (${e.message})`);
+    // TUNSETIFF: EBUSY for a TUN/TAP of that name in use (or persistent, with IFF_TUN_EXCL), EINVAL for an
+    // interface of that name that is not a TUN/TAP (lo, eth0). Moving: EEXIST when the target has one.
+    if (e.syscall === 'ioctl(TUNSETIFF)' && (e.code === 'EBUSY' || e.code === 'EINVAL')) return new TwError('TW_ERR_EXISTS', `an interface named ${name} already exists (${e.message})`);
+    if (e.syscall.includes('netns') && e.code === 'EEXIST') return new TwError('TW_ERR_EXISTS', `namespace ${netns ?? '?'} already has an interface named ${name}`);
+    if (e.syscall.startsWith('rtnetlink RTM_NEWADDR') && e.code === 'EEXIST') return new TwError('TW_ERR_VALIDATION', `${name}: an address is already on the interface (${e.message})`);
     return new TwError('TW_ERR_DEVICE', `${name}: ${e.message}`);
   }
   return new TwError('TW_ERR_DEVICE', `${name}: ${e instanceof Error ? e.message : String(e)}`);

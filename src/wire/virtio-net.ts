@@ -85,3 +85,23 @@ export function vnetHeaderValid(buf: Uint8Array, off: number, frameLen: number):
   }
   return true;
 }
+
+/**
+ * gsoSegmentLength returns the IP length of each segment a GSO frame will be cut into: its network and
+ * transport headers plus gso_size. The header lengths come from the frame (csum_start points at the
+ * transport header; TCP's data offset, or 8 for UDP), as the kernel's skb_gso_validate_network_len does.
+ * `off` is the vnet header, the frame follows it; the header was checked with vnetHeaderValid.
+ */
+export function gsoSegmentLength(buf: Uint8Array, off: number, frameLen: number, l3Start: number): number {
+  const gsoSize = u16(buf, off + VNET.GSO_SIZE);
+  if ((buf[off + VNET.FLAGS]! & VNET_FLAG.NEEDS_CSUM) === 0) return gsoSize;
+  const l4 = u16(buf, off + VNET.CSUM_START);
+  const type = buf[off + VNET.GSO_TYPE]! & ~GSO.ECN;
+  const frame = off + VNET_HDR_LEN;
+  let l4Header = 8;
+  if (type === GSO.TCPV4 || type === GSO.TCPV6) {
+    if (l4 + 13 > frameLen) return gsoSize;
+    l4Header = (buf[frame + l4 + 12]! >>> 4) * 4;
+  }
+  return l4 - l3Start + l4Header + gsoSize;
+}

@@ -15,8 +15,12 @@ const H2 = 0x02_00_00_00_00_02;
 
 function withVnet(eth: Uint8Array, gsoSize = 0): Uint8Array {
   const out = new Uint8Array(VNET_HDR_LEN + eth.length);
-  if (gsoSize > 0) emitVnetHeader({ flags: VNET_FLAG.NEEDS_CSUM, gsoType: GSO.TCPV4, hdrLen: 66, gsoSize, csumStart: 34, csumOffset: 16, numBuffers: 0 }, out);
   out.set(eth, VNET_HDR_LEN);
+  if (gsoSize > 0) {
+    // TCP/IPv4 without options: the transport header at 34, its data offset says 20 bytes.
+    emitVnetHeader({ flags: VNET_FLAG.NEEDS_CSUM, gsoType: GSO.TCPV4, hdrLen: 66, gsoSize, csumStart: 34, csumOffset: 16, numBuffers: 0 }, out);
+    out[VNET_HDR_LEN + 34 + 12] = 0x50;
+  }
   return out;
 }
 
@@ -86,6 +90,18 @@ test('dataplane: GSO frames pass whole and are counted; write errors become port
   io.failing.clear();
   io.deliver(a.index, [plain]);
   assert.equal(counters.readPort(b.index).drops.too_big, 1);
+});
+
+test('dataplane: a GSO frame is checked by the IP length of its segments, headers included', () => {
+  const { plane, io, taps, counters, a } = setup();
+  const narrow = plane.addPort('br0', tap('d', { mtu: 1480 }));
+  // MSS 1448 segments are 20 + 20 + 1448 = 1488 bytes of IP: they fit 1500, not 1480.
+  io.deliver(a.index, [withVnet(eth(BROADCAST, H1, 1900), 1448)]);
+  assert.equal(io.take(taps.fdOf('b')).length, 1);
+  assert.equal(io.take(taps.fdOf('d')).length, 0);
+  assert.equal(counters.readPort(narrow.index).drops.too_big, 1);
+  io.deliver(a.index, [withVnet(eth(BROADCAST, H1, 1900), 1440)]);
+  assert.equal(io.take(taps.fdOf('d')).length, 1, '20 + 20 + 1440 = 1480 fits');
 });
 
 test('dataplane: a read error marks the port error and counts read_error', () => {

@@ -113,3 +113,12 @@ test('fdb: entries lists rows ordered by MAC', () => {
     ],
   );
 });
+
+test('fdb: static entries do not make their port the eviction victim', () => {
+  const fdb = new Fdb({ max: 4 });
+  for (let i = 0; i < 10; i++) fdb.addStatic(0x02_00_00_03_00_00 + i, 1); // port 1: many pins, one learned MAC
+  fdb.learn(A, 1, 0);
+  for (let i = 0; i < 10; i++) fdb.learn(0x02_00_00_04_00_00 + i, 2, 1 + i); // port 2 floods
+  assert.equal(fdb.lookup(A), 1, 'the learned MAC of the port with pins survives the flood');
+  assert.equal(fdb.portCount(2), 3);
+});

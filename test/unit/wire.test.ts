@@ -13,7 +13,7 @@ import {
   parseEthernet,
   parseMac,
 } from '../../src/wire/ethernet.js';
-import { GSO, VNET_FLAG, emitVnetHeader, gsoSizeAt, isGsoAt, parseVnetHeader, vnetHeaderValid } from '../../src/wire/virtio-net.js';
+import { GSO, VNET_FLAG, emitVnetHeader, gsoSegmentLength, gsoSizeAt, isGsoAt, parseVnetHeader, vnetHeaderValid } from '../../src/wire/virtio-net.js';
 import { parseCidr } from '../../src/wire/cidr.js';
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
@@ -91,4 +91,14 @@ test('cidr: parses IPv4 and IPv6 with prefix lengths and rejects the rest', () =
   for (const bad of ['10.0.0.1', '10.0.0.1/33', '10.0.0.256/24', 'fd00::1/129', 'fe80::1%eth0/64', '10.0.0.1/-1', '10.0.0.1/2x', 'hello/8', '']) {
     assert.throws(() => parseCidr(bad), RangeError, bad);
   }
+});
+
+test('virtio-net: the segment length of a GSO frame counts its IP and transport headers', () => {
+  const frame = new Uint8Array(12 + 14 + 20 + 32 + 3000);
+  frame.set(VNET_TCP4_GSO, 0); // csum_start 34, gso_size 1448
+  frame[12 + 34 + 12] = 0x80; // a 32-byte TCP header (timestamps)
+  assert.equal(gsoSegmentLength(frame, 0, frame.length - 12, 14), 20 + 32 + 1448);
+  const udp = new Uint8Array(12 + 14 + 40 + 8 + 3000);
+  emitVnetHeader({ flags: VNET_FLAG.NEEDS_CSUM, gsoType: GSO.UDP_L4, hdrLen: 62, gsoSize: 1200, csumStart: 54, csumOffset: 6, numBuffers: 0 }, udp);
+  assert.equal(gsoSegmentLength(udp, 0, udp.length - 12, 14), 40 + 8 + 1200, 'UDP over IPv6');
 });
