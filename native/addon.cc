@@ -7,6 +7,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tw::InitTunTap(env, exports);
   tw::InitNetlink(env, exports);
   tw::InitIoLoop(env, exports);
+  tw::InitPacket(env, exports);
   return exports;
 }
 

@@ -37,5 +37,6 @@ class Netns {
 Napi::Object InitTunTap(Napi::Env env, Napi::Object exports);
 Napi::Object InitNetlink(Napi::Env env, Napi::Object exports);
 Napi::Object InitIoLoop(Napi::Env env, Napi::Object exports);
+Napi::Object InitPacket(Napi::Env env, Napi::Object exports);
 
 }  // namespace tw

@@ -66,12 +66,13 @@ export const PortCreate = {
   required: ['name', 'kind'],
   properties: {
     name,
-    kind: { type: 'string', enum: ['tap'], description: 'tap: a TAP device the daemon creates and holds' },
+    kind: { type: 'string', enum: ['tap', 'netdev'], description: 'tap: a TAP device the daemon creates and holds; netdev: an existing interface, switched through AF_PACKET' },
+    ifname: { ...name, description: 'netdev: the existing interface (in the daemon\'s namespace)' },
     netns: { type: 'string', pattern: NETNS_RE.source, description: 'tap: move the netdev into this existing network namespace' },
     addresses: { type: 'array', maxItems: 64, items: cidr, description: 'tap: addresses set on the netdev' },
     mac: { ...mac, description: 'tap: the netdev MAC' },
     mtu: { type: 'integer', minimum: MTU_RANGE.min, maximum: MTU_RANGE.max },
-    up: { type: 'boolean', default: true },
+    up: { type: 'boolean', description: 'tap: bring the netdev up (default true)' },
   },
 } as const;
 

@@ -58,6 +58,7 @@ export interface Port {
 export interface NewPort {
   name: string;
   kind: string;
+  ifname?: string;
   netns?: string;
   addresses?: string[];
   mac?: string;

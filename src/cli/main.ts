@@ -24,6 +24,7 @@ const OPTIONS = {
   force: { type: 'boolean' },
   kind: { type: 'string' },
   netns: { type: 'string' },
+  ifname: { type: 'string' },
   address: { type: 'string', multiple: true },
   mac: { type: 'string' },
   mtu: { type: 'string' },
@@ -45,7 +46,8 @@ const OPTION_HELP: Record<OptionName, string> = {
   aging: '--aging SECONDS    how long a learned MAC stays without traffic (default 300)',
   'fdb-max': '--fdb-max N        the most MACs the bridge learns (default 8192)',
   force: '--force            also delete the bridge\'s ports (else a bridge with ports is refused)',
-  kind: '--kind KIND        the kind of port: tap (vm, netdev and socket to come)',
+  kind: '--kind KIND        the kind of port: tap (a TAP the daemon makes) or netdev (an existing interface)',
+  ifname: '--ifname IFNAME     netdev: the existing interface (in the daemon\'s namespace) to switch',
   netns: '--netns NS         move the TAP netdev into this existing network namespace',
   address: '--address CIDR     an address to set on the netdev, e.g. 10.0.0.1/24 (repeatable)',
   mac: '--mac MAC          the netdev\'s MAC address',
@@ -155,15 +157,16 @@ const COMMANDS: Record<string, Command> = {
     },
   }),
   'port add': command({
-    synopsis: 'port add BRIDGE NAME --kind tap [--netns NS] [--address CIDR]... [--mac MAC] [--mtu N] [--down]',
+    synopsis: 'port add BRIDGE NAME --kind tap [--netns NS] [--address CIDR]... [--mac MAC] [--mtu N] [--down] | --kind netdev --ifname IFNAME',
     summary: 'create a port on a bridge',
     args: ['bridge', 'name'],
-    options: ['kind', 'netns', 'address', 'mac', 'mtu', 'down'],
+    options: ['kind', 'netns', 'ifname', 'address', 'mac', 'mtu', 'down'],
     run: async (c, { bridge, name }, v) => {
-      if (v.kind === undefined) throw new UsageError('port add needs --kind (tap)');
+      if (v.kind === undefined) throw new UsageError('port add needs --kind (tap or netdev)');
       const p = await c.addPort(bridge, {
         name,
         kind: v.kind,
+        ifname: v.ifname,
         netns: v.netns,
         addresses: v.address,
         mac: v.mac,

@@ -29,11 +29,13 @@ export interface DaemonOptions {
   store?: StateStore;
   /** onFatal is called if the data plane dies. */
   onFatal?: (reason: string) => void;
-  /** fakeDevices runs the data plane over in-memory devices, for tests without root. */
-  fakeDevices?: { netns: string[] };
+  /** fakeDevices runs the data plane over in-memory devices, for tests without root: `netns` are the
+   * namespaces and `interfaces` the existing interfaces that exist for them. */
+  fakeDevices?: { netns: string[]; interfaces?: string[] };
 }
 
 function savedPort(spec: PortSpec): SavedPort {
+  if (spec.kind === 'netdev') return { name: spec.name, kind: 'netdev', ifname: spec.ifname };
   const p: SavedPort = { name: spec.name, kind: spec.kind, addresses: spec.addresses.map((a) => a.text), up: spec.up };
   if (spec.netns !== undefined) p.netns = spec.netns;
   if (spec.mac !== undefined) p.mac = spec.mac;
@@ -453,14 +455,14 @@ function pendingStatus(bridge: string, p: SavedPort): PortStatus {
     name: p.name,
     bridge,
     kind: p.kind,
-    ifname: p.name,
-    addresses: p.addresses,
-    mtu: p.mtu ?? 1500,
+    ifname: p.kind === 'netdev' ? p.ifname : p.name,
+    addresses: p.kind === 'tap' ? p.addresses : [],
+    mtu: (p.kind === 'tap' ? p.mtu : undefined) ?? 1500,
     state: 'error',
     counters: { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, rxGsoFrames: 0, txGsoFrames: 0, rxBatches: 0, drops: {} },
   };
-  if (p.netns !== undefined) status.netns = p.netns;
-  if (p.mac !== undefined) status.mac = p.mac;
+  if (p.kind === 'tap' && p.netns !== undefined) status.netns = p.netns;
+  if (p.kind === 'tap' && p.mac !== undefined) status.mac = p.mac;
   return status;
 }
 

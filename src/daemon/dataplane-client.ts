@@ -26,7 +26,7 @@ export class DataPlaneClient {
   private readonly ready: Promise<void>;
 
   /** `fake` runs the data plane over in-memory devices (see WorkerInit). */
-  constructor(onLog: (log: WorkerLog) => void, onExit: (code: number) => void, fake?: { netns: string[] }) {
+  constructor(onLog: (log: WorkerLog) => void, onExit: (code: number) => void, fake?: { netns: string[]; interfaces?: string[] }) {
     const init: WorkerInit = { counters: this.counters.buffer, fake };
     this.worker = new Worker(new URL('../dataplane/worker.js', import.meta.url), { workerData: init });
     this.ready = new Promise((resolve, reject) => {

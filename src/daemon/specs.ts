@@ -3,7 +3,7 @@
 // here, so the rules have one home.
 import { TwError } from '../errors.js';
 import { AGING_SECONDS_RANGE, FDB_DEFAULTS } from '../bridge/fdb.js';
-import { BridgeSpec, PortSpec } from '../dataplane/protocol.js';
+import { BridgeSpec, PortSpec, TapPortSpec } from '../dataplane/protocol.js';
 import { Cidr, parseCidr } from '../wire/cidr.js';
 import { formatMac, isGroupMac, isMac, parseMac } from '../wire/ethernet.js';
 
@@ -16,7 +16,7 @@ export const MTU_RANGE = { min: 68, max: 65521 } as const;
 /** FDB_MAX_RANGE bounds fdbMax. */
 export const FDB_MAX_RANGE = { min: 1, max: 1_048_576 } as const;
 /** PORT_KINDS are the port kinds this build supports. */
-export const PORT_KINDS = ['tap'] as const;
+export const PORT_KINDS = ['tap', 'netdev'] as const;
 
 function invalid(detail: string): TwError {
   return new TwError('TW_ERR_VALIDATION', detail);
@@ -99,11 +99,16 @@ export function bridgePatch(input: unknown, where = 'bridge'): { agingSeconds?: 
 export function portSpec(input: unknown, where = 'port'): PortSpec {
   const o = record(input, where);
   const name = checkName(o.name, `${where}.name`);
+  if (o.kind === 'netdev') {
+    onlyKeys(o, ['name', 'kind', 'ifname'], `${where} (kind netdev)`);
+    if (typeof o.ifname !== 'string' || !NAME_RE.test(o.ifname)) throw invalid(`${where}.ifname must name an existing interface (1-15 characters); got ${JSON.stringify(o.ifname)}`);
+    return { name, kind: 'netdev', ifname: o.ifname };
+  }
   if (o.kind !== 'tap') {
     throw invalid(`${where}.kind must be one of ${PORT_KINDS.map((k) => JSON.stringify(k)).join(', ')}; got ${JSON.stringify(o.kind)}`);
   }
-  onlyKeys(o, ['name', 'kind', 'netns', 'addresses', 'mac', 'mtu', 'up'], where);
-  const spec: PortSpec = {
+  onlyKeys(o, ['name', 'kind', 'netns', 'addresses', 'mac', 'mtu', 'up'], `${where} (kind tap)`);
+  const spec: TapPortSpec = {
     name,
     kind: 'tap',
     addresses: o.addresses === undefined ? [] : checkCidrs(o.addresses, `${where}.addresses`),

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 /** STATE_VERSION is the format version this build writes and reads. */
 export const STATE_VERSION = 1;
 
-/** SavedPort is a port as the user asked for it (normalized). */
-export interface SavedPort {
+/** SavedTapPort is a `tap` port as the user asked for it (normalized). */
+export interface SavedTapPort {
   name: string;
   kind: 'tap';
   netns?: string;
@@ -19,6 +19,16 @@ export interface SavedPort {
   mtu?: number;
   up: boolean;
 }
+
+/** SavedNetdevPort is a `netdev` port. */
+export interface SavedNetdevPort {
+  name: string;
+  kind: 'netdev';
+  ifname: string;
+}
+
+/** SavedPort is a port as the user asked for it (normalized). */
+export type SavedPort = SavedTapPort | SavedNetdevPort;
 
 /** SavedBridge is a bridge with its ports and static FDB entries. */
 export interface SavedBridge {

@@ -8,6 +8,7 @@ import { DropReason, DropSink } from '../ports/drop-reason.js';
 import { SwitchPort } from '../ports/port.js';
 import { Bridge } from '../bridge/bridge.js';
 import { Device, TapOpener } from '../tap/tap-device.js';
+import { NetdevOpener } from '../ports/netdev.js';
 import { ETH, ETHERTYPE, VLAN_TAG_LEN, etherTypeAt, formatMac, macBytes, parseMac } from '../wire/ethernet.js';
 import { VNET_HDR_LEN, gsoSegmentLength, isGsoAt, vnetHeaderValid } from '../wire/virtio-net.js';
 import { B, CounterBlock, MAX_BRIDGES, MAX_PORTS, P } from './counters.js';
@@ -38,6 +39,7 @@ export interface DataPlaneDeps {
   counters: CounterBlock;
   io: IoFactory;
   openTap: TapOpener;
+  openNetdev: NetdevOpener;
   /** clock returns monotonic milliseconds. */
   clock: () => number;
   /** log receives events worth a log line (a port failing); it must not throw. */
@@ -220,8 +222,10 @@ export class DataPlane implements DropSink {
     }
     if (index < 0) throw new TwError('TW_ERR_VALIDATION', `at most ${MAX_PORTS} ports`);
     const device = this.openDevice(spec);
-    const sw: SwitchPort = { index, name: spec.name, mtu: spec.mtu ?? DEFAULT_MTU, up: spec.up };
-    const entry: PortEntry = { sw, spec, bridge: b, device, base: this.deps.counters.portBase(index), state: spec.up ? 'up' : 'down' };
+    const up = spec.kind === 'tap' ? spec.up : true;
+    const mtu = spec.kind === 'tap' ? (spec.mtu ?? DEFAULT_MTU) : (device.mtu ?? DEFAULT_MTU);
+    const sw: SwitchPort = { index, name: spec.name, mtu, up };
+    const entry: PortEntry = { sw, spec, bridge: b, device, base: this.deps.counters.portBase(index), state: up ? 'up' : 'down' };
     this.deps.counters.resetPort(index);
     try {
       this.io.add(device.fd, index);
@@ -237,6 +241,14 @@ export class DataPlane implements DropSink {
   }
 
   private openDevice(spec: PortSpec): Device {
+    if (spec.kind === 'netdev') {
+      try {
+        return this.deps.openNetdev(spec.ifname);
+      } catch (e) {
+        if (isNativeError(e) && e.code === 'ENODEV') throw new TwError('TW_ERR_VALIDATION', `there is no interface named ${spec.ifname} in the daemon's namespace`);
+        throw deviceError(e, spec.ifname);
+      }
+    }
     try {
       return this.deps.openTap({
         name: spec.name,
@@ -337,13 +349,13 @@ export class DataPlane implements DropSink {
       kind: p.spec.kind,
       index: p.sw.index,
       ifname: p.device.name,
-      addresses: p.spec.addresses.map((a) => a.text),
+      addresses: p.spec.kind === 'tap' ? p.spec.addresses.map((a) => a.text) : [],
       mtu: p.sw.mtu,
       state: p.state,
       offloads: p.device.offloads,
     };
-    if (p.spec.netns !== undefined) info.netns = p.spec.netns;
-    if (p.spec.mac !== undefined) info.mac = p.spec.mac;
+    if (p.spec.kind === 'tap' && p.spec.netns !== undefined) info.netns = p.spec.netns;
+    if (p.spec.kind === 'tap' && p.spec.mac !== undefined) info.mac = p.spec.mac;
     return info;
   }
 }

@@ -22,8 +22,15 @@ export interface TapPortSpec {
   up: boolean;
 }
 
+/** NetdevPortSpec is a validated `netdev` port: an existing interface switched through AF_PACKET. */
+export interface NetdevPortSpec {
+  name: string;
+  kind: 'netdev';
+  ifname: string;
+}
+
 /** PortSpec is any port kind (more kinds join this union with their issue). */
-export type PortSpec = TapPortSpec;
+export type PortSpec = TapPortSpec | NetdevPortSpec;
 
 /** PortState is what the API reports as a port's `state`. */
 export type PortState = 'up' | 'down' | 'error';

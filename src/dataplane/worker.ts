@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { TwError } from '../errors.js';
 import { openTapDevice } from '../tap/tap-device.js';
 import { FakeTaps } from '../tap/fake-tap.js';
+import { openNetdevDevice } from '../ports/netdev.js';
 import { FakeIo } from './fake-io.js';
 import { CounterBlock } from './counters.js';
 import { DataPlane } from './dataplane.js';
@@ -16,18 +17,19 @@ export interface WorkerInit {
   counters: SharedArrayBuffer;
   /** fake runs the data plane over in-memory devices (tests without root); `netns` are the namespaces
    * that "exist". */
-  fake?: { netns: string[] };
+  fake?: { netns: string[]; interfaces?: string[] };
 }
 
 const port = parentPort;
 if (port === null) throw new Error('dataplane/worker.js must run in a worker thread');
 const init = workerData as WorkerInit;
 
-const fakeTaps = init.fake === undefined ? undefined : new FakeTaps(init.fake.netns);
+const fakeTaps = init.fake === undefined ? undefined : new FakeTaps(init.fake.netns, init.fake.interfaces);
 const plane = new DataPlane({
   counters: new CounterBlock(init.counters),
   io: fakeTaps === undefined ? nativeIo : (onBatch) => new FakeIo(onBatch),
   openTap: fakeTaps === undefined ? openTapDevice : fakeTaps.opener,
+  openNetdev: fakeTaps === undefined ? openNetdevDevice : fakeTaps.netdevOpener,
   clock: () => performance.now(),
   log: (level, msg, fields) => port.postMessage({ log: { level, msg, fields } }),
 });

@@ -74,6 +74,8 @@ export interface NativeAddon {
   setOwner(fd: number, uid: number): void;
   setGroup(fd: number, gid: number): void;
   closeFd(fd: number): void;
+  /** openPacket opens an AF_PACKET socket on an existing interface (12-byte vnet headers, promiscuous). */
+  openPacket(options: { ifname: string }): { fd: number; ifindex: number; mtu: number };
   linkSet(options: LinkRef & { mac?: Uint8Array; mtu?: number; up?: boolean }): void;
   linkMove(options: LinkRef & { to: string }): void;
   linkDel(options: LinkRef): void;

@@ -10,7 +10,21 @@ export class FakeTaps {
 
   /** namespaces, when given, are the only network namespaces a spec may name (others fail like the
    * kernel: ENOENT opening /run/netns/NAME). */
-  constructor(private readonly namespaces?: string[]) {}
+  constructor(
+    private readonly namespaces?: string[],
+    private readonly interfaces: string[] = [],
+  ) {}
+
+  /** netdevOpener opens a fake AF_PACKET socket on one of `interfaces` (others fail with ENODEV). */
+  readonly netdevOpener = (ifname: string): Device => {
+    if (!this.interfaces.includes(ifname)) {
+      throw Object.assign(new Error(`if_nametoindex(${ifname}): No such device (ENODEV)`), { code: 'ENODEV', errno: 19, syscall: `if_nametoindex(${ifname})` });
+    }
+    const fd = this.nextFd++;
+    const device: Device = { fd, name: ifname, offloads: 0, mtu: 1500, close: () => this.open.delete(fd) };
+    this.open.set(fd, { spec: { name: ifname, addresses: [], up: true }, device });
+    return device;
+  };
 
   readonly opener: TapOpener = (spec) => {
     if (this.failNext !== undefined) {

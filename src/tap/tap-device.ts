@@ -21,8 +21,10 @@ export interface TapSpec {
 export interface Device {
   readonly fd: number;
   readonly name: string;
-  /** offloads are the TUN_F_* bits the kernel accepted. */
+  /** offloads are the TUN_F_* bits the kernel accepted (0 where they do not apply). */
   readonly offloads: number;
+  /** mtu is the interface's MTU where the device found it (netdev ports), else undefined. */
+  readonly mtu?: number;
   /** close releases the fd (and so removes a non-persistent netdev); safe to call twice. */
   close(): void;
 }

@@ -24,7 +24,7 @@ interface Ctx {
 
 async function start(dir = mkdtempSync(join(tmpdir(), 'twapi-')), token?: string): Promise<Ctx> {
   const store = new StateStore(dir);
-  const daemon = await Daemon.start(silent, { store, fakeDevices: { netns: NETNS } });
+  const daemon = await Daemon.start(silent, { store, fakeDevices: { netns: NETNS, interfaces: ['veth0'] } });
   const app = await buildApp(daemon, { token, metrics: new Metrics(daemon) });
   await app.ready();
   return { dir, store, daemon, app };
@@ -158,7 +158,7 @@ describe('REST API', () => {
     const url = '/v1/bridges/br0/ports';
     await rejects(c, 'POST', url, { name: 'this-name-is-too-long', kind: 'tap' }, 400, 'TW_ERR_VALIDATION', /name/);
     await rejects(c, 'POST', url, { name: 'p/3', kind: 'tap' }, 400, 'TW_ERR_VALIDATION', /name/);
-    await rejects(c, 'POST', url, { name: 'p3', kind: 'vxlan' }, 400, 'TW_ERR_VALIDATION', /kind must be one of "tap"/);
+    await rejects(c, 'POST', url, { name: 'p3', kind: 'vxlan' }, 400, 'TW_ERR_VALIDATION', /kind must be one of "tap", "netdev"/);
     await rejects(c, 'POST', url, { name: 'p3' }, 400, 'TW_ERR_VALIDATION', /kind/);
     await rejects(c, 'POST', url, { name: 'p3', kind: 'tap', mac: '02:00:00:00:00' }, 400, 'TW_ERR_VALIDATION', /mac/);
     await rejects(c, 'POST', url, { name: 'p3', kind: 'tap', mac: '01:00:5e:00:00:01' }, 400, 'TW_ERR_VALIDATION', /unicast/);
@@ -170,6 +170,9 @@ describe('REST API', () => {
     await rejects(c, 'POST', url, { name: 'p3', kind: 'tap', ifname: 'x' }, 400, 'TW_ERR_VALIDATION', /unknown field "ifname"/);
     await rejects(c, 'POST', url, { name: 'p3', kind: 'tap', netns: 'nowhere' }, 400, 'TW_ERR_VALIDATION', /nowhere does not exist/);
     await rejects(c, 'POST', url, { name: 'p1', kind: 'tap' }, 409, 'TW_ERR_EXISTS');
+    await rejects(c, 'POST', url, { name: 'p3', kind: 'netdev' }, 400, 'TW_ERR_VALIDATION', /ifname/);
+    await rejects(c, 'POST', url, { name: 'p3', kind: 'netdev', ifname: 'nosuch0' }, 400, 'TW_ERR_VALIDATION', /no interface named nosuch0/);
+    await rejects(c, 'POST', url, { name: 'p3', kind: 'netdev', ifname: 'veth0', mtu: 1500 }, 400, 'TW_ERR_VALIDATION', /unknown field "mtu"/);
     await rejects(c, 'POST', '/v1/bridges/nope/ports', { name: 'p3', kind: 'tap' }, 404, 'TW_ERR_NOT_FOUND');
     await rejects(c, 'GET', '/v1/bridges/nope/ports', undefined, 404, 'TW_ERR_NOT_FOUND');
     await rejects(c, 'GET', '/v1/bridges/br0/ports/nope', undefined, 404, 'TW_ERR_NOT_FOUND');
@@ -178,6 +181,15 @@ describe('REST API', () => {
     assert.equal((await call(c, 'POST', '/v1/bridges', { name: 'br1' })).status, 201);
     await rejects(c, 'POST', '/v1/bridges/br1/ports', { name: 'p1', kind: 'tap' }, 409, 'TW_ERR_EXISTS');
     assert.equal((await call(c, 'DELETE', '/v1/bridges/br1')).status, 204);
+  });
+
+  test('netdev ports: an existing interface joins the bridge, saved and listed like any port', async () => {
+    const r = await call(c, 'POST', '/v1/bridges/br0/ports', { name: 'c1', kind: 'netdev', ifname: 'veth0' });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.deepEqual({ ...(r.body as Json), counters: undefined }, { name: 'c1', bridge: 'br0', kind: 'netdev', ifname: 'veth0', addresses: [], mtu: 1500, state: 'up', counters: undefined });
+    const saved = JSON.parse(readFileSync(c.store.path, 'utf8')) as { bridges: { ports: unknown[] }[] };
+    assert.deepEqual(saved.bridges[0]!.ports.at(-1), { name: 'c1', kind: 'netdev', ifname: 'veth0' });
+    assert.equal((await call(c, 'DELETE', '/v1/bridges/br0/ports/c1')).status, 204);
   });
 
   test('fdb: static entries, list, delete, flush', async () => {

@@ -8,7 +8,7 @@ import { FakeTaps } from '../../src/tap/fake-tap.js';
 import { BROADCAST, emitEthernet } from '../../src/wire/ethernet.js';
 import { GSO, VNET_FLAG, VNET_HDR_LEN, emitVnetHeader } from '../../src/wire/virtio-net.js';
 import { parseCidr } from '../../src/wire/cidr.js';
-import { PortSpec } from '../../src/dataplane/protocol.js';
+import { TapPortSpec } from '../../src/dataplane/protocol.js';
 
 const H1 = 0x02_00_00_00_00_01;
 const H2 = 0x02_00_00_00_00_02;
@@ -28,7 +28,7 @@ function eth(dst: number, src: number, payload = 46): Uint8Array {
   return emitEthernet({ dst, src, etherType: 0x0800 }, new Uint8Array(payload).fill(0xab));
 }
 
-function tap(name: string, extra: Partial<PortSpec> = {}): PortSpec {
+function tap(name: string, extra: Partial<TapPortSpec> = {}): TapPortSpec {
   return { name, kind: 'tap', addresses: [], up: true, ...extra };
 }
 
@@ -41,6 +41,7 @@ function setup() {
     counters,
     io: (onBatch) => (io = new FakeIo(onBatch, 8, 2048, 64)),
     openTap: taps.opener,
+    openNetdev: taps.netdevOpener,
     clock: () => now,
   });
   plane.addBridge({ name: 'br0', agingSeconds: 300, fdbMax: 8192 });

@@ -23,11 +23,12 @@ test('specs: bridges get defaults and are checked field by field', () => {
 test('specs: tap ports are checked field by field', () => {
   assert.deepEqual(portSpec({ name: 'h1', kind: 'tap' }), { name: 'h1', kind: 'tap', addresses: [], up: true });
   const p = portSpec({ name: 'h1', kind: 'tap', netns: 'lab-h1', addresses: ['10.0.0.1/24', 'fd00::1/64'], mac: '02:AA:00:00:00:01', mtu: 9000, up: false });
+  assert.ok(p.kind === 'tap');
   assert.equal(p.mac, '02:aa:00:00:00:01');
   assert.deepEqual(p.addresses.map((a) => a.text), ['10.0.0.1/24', 'fd00::1/64']);
   assert.equal(p.mtu, 9000);
   assert.equal(p.up, false);
-  rejects(() => portSpec({ name: 'h1', kind: 'vxlan' }), /kind must be one of "tap"; got "vxlan"/);
+  rejects(() => portSpec({ name: 'h1', kind: 'vxlan' }), /kind must be one of "tap", "netdev"; got "vxlan"/);
   rejects(() => portSpec({ name: 'h1' }), /kind/);
   rejects(() => portSpec({ name: 'h1', kind: 'tap', mac: '01:00:00:00:00:01' }), /unicast/);
   rejects(() => portSpec({ name: 'h1', kind: 'tap', mac: '00:00:00:00:00:00' }), /must not be 00/);
@@ -40,6 +41,14 @@ test('specs: tap ports are checked field by field', () => {
   rejects(() => portSpec({ name: 'h1', kind: 'tap', netns: '../etc' }), /netns/);
   rejects(() => portSpec({ name: 'h1', kind: 'tap', up: 'yes' }), /up/);
   rejects(() => portSpec({ name: 'h1', kind: 'tap', ifname: 'x' }), /unknown field "ifname"/);
+});
+
+test('specs: netdev ports name an existing interface and nothing a TAP has', () => {
+  assert.deepEqual(portSpec({ name: 'c1', kind: 'netdev', ifname: 'veth-c1' }), { name: 'c1', kind: 'netdev', ifname: 'veth-c1' });
+  rejects(() => portSpec({ name: 'c1', kind: 'netdev' }), /ifname/);
+  rejects(() => portSpec({ name: 'c1', kind: 'netdev', ifname: 'a/b' }), /ifname/);
+  rejects(() => portSpec({ name: 'c1', kind: 'netdev', ifname: 'veth0', netns: 'x' }), /unknown field "netns"/);
+  rejects(() => portSpec({ name: 'c1', kind: 'tap', ifname: 'veth0' }), /unknown field "ifname"/);
 });
 
 test('specs: topology files', () => {
