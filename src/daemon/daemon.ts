@@ -287,45 +287,29 @@ export class Daemon {
       const b = this.desiredBridge(bridge);
       const saved = b.ports.find((p) => p.name === name);
       const waiting = this.pending.get(name);
-      if (waiting !== undefined && waiting.bridge === bridge) {
-        // Never built: only the state knows it.
-        const ports = b.ports;
-        const fdb = b.fdb;
-        await this.commit(
-          () => {
-            b.ports = ports.filter((p) => p.name !== name);
-            b.fdb = fdb.filter((f) => f.port !== name);
-            this.pending.delete(name);
-          },
-          () => {
-            b.ports = ports;
-            b.fdb = fdb;
-            this.pending.set(name, waiting);
-          },
-          async () => undefined,
-        );
-        this.log.info({ bridge, port: name }, 'pending port removed');
-        return;
-      }
-      await this.plane.call({ op: 'removePort', bridge, name });
+      // A pending port was never built: only the state knows it, and there is nothing to undo.
+      const built = waiting === undefined || waiting.bridge !== bridge;
+      if (built) await this.plane.call({ op: 'removePort', bridge, name });
       const ports = b.ports;
       const fdb = b.fdb;
       await this.commit(
         () => {
           b.ports = ports.filter((p) => p.name !== name);
           b.fdb = fdb.filter((f) => f.port !== name);
+          if (!built) this.pending.delete(name);
         },
         () => {
           b.ports = ports;
           b.fdb = fdb;
+          if (!built) this.pending.set(name, waiting!);
         },
         async () => {
-          if (saved === undefined) return;
+          if (!built || saved === undefined) return;
           await this.plane.call({ op: 'addPort', bridge, spec: portSpec(saved) });
           for (const f of fdb.filter((x) => x.port === name)) await this.plane.call({ op: 'fdbAdd', bridge, mac: f.mac, port: f.port });
         },
       );
-      this.log.info({ bridge, port: name }, 'port removed');
+      this.log.info({ bridge, port: name, pending: !built }, 'port removed');
     });
   }
 
