@@ -93,7 +93,7 @@ export function vnetHeaderValid(buf: Uint8Array, off: number, frameLen: number):
  * `off` is the vnet header, the frame follows it; the header was checked with vnetHeaderValid.
  */
 export function gsoSegmentLength(buf: Uint8Array, off: number, frameLen: number, l3Start: number): number {
-  const gsoSize = u16(buf, off + VNET.GSO_SIZE);
+  const gsoSize = gsoSizeAt(buf, off);
   if ((buf[off + VNET.FLAGS]! & VNET_FLAG.NEEDS_CSUM) === 0) return gsoSize;
   const l4 = u16(buf, off + VNET.CSUM_START);
   const type = buf[off + VNET.GSO_TYPE]! & ~GSO.ECN;
