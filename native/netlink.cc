@@ -170,8 +170,9 @@ Napi::Value LinkMove(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// addrAdd({ ifname, netns?, family: 4|6, address: Uint8Array(4|16), prefixLength, nodad? }): RTM_NEWADDR.
-// IPv6 addresses get IFA_F_NODAD when `nodad` is set, so they are usable at once.
+// addrAdd({ ifname, netns?, family: 4|6, address: Uint8Array(4|16), prefixLength, nodad?, peer? }):
+// RTM_NEWADDR. IPv6 addresses get IFA_F_NODAD when `nodad` is set, so they are usable at once. `peer`
+// (same length as address) makes a point-to-point address: IFA_LOCAL is ours, IFA_ADDRESS the peer's.
 Napi::Value AddrAdd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) return ThrowType(env, "addrAdd(options)");
@@ -187,6 +188,14 @@ Napi::Value AddrAdd(const Napi::CallbackInfo& info) {
   int plen = o.Get("prefixLength").IsNumber() ? o.Get("prefixLength").As<Napi::Number>().Int32Value() : -1;
   if (plen < 0 || plen > static_cast<int>(alen * 8)) return ThrowType(env, "addrAdd: bad prefixLength");
   bool nodad = o.Get("nodad").IsBoolean() && o.Get("nodad").As<Napi::Boolean>().Value();
+  const uint8_t* peer = addr.Data();
+  Napi::Uint8Array peerArray;
+  if (o.Has("peer") && !o.Get("peer").IsUndefined()) {
+    if (!o.Get("peer").IsTypedArray()) return ThrowType(env, "addrAdd: peer must be a Uint8Array");
+    peerArray = o.Get("peer").As<Napi::Uint8Array>();
+    if (peerArray.ByteLength() != alen) return ThrowType(env, "addrAdd: peer length does not match family");
+    peer = peerArray.Data();
+  }
 
   Request req;
   memset(&req, 0, sizeof req);
@@ -198,7 +207,7 @@ Napi::Value AddrAdd(const Napi::CallbackInfo& info) {
   ifa->ifa_prefixlen = plen;
   ifa->ifa_scope = RT_SCOPE_UNIVERSE;
   AddAttr(&req, IFA_LOCAL, addr.Data(), alen);
-  AddAttr(&req, IFA_ADDRESS, addr.Data(), alen);
+  AddAttr(&req, IFA_ADDRESS, peer, alen);
   if (nodad && family == 6) {
     uint32_t flags = IFA_F_NODAD;
     AddAttr(&req, IFA_FLAGS, &flags, sizeof flags);
@@ -211,6 +220,56 @@ Napi::Value AddrAdd(const Napi::CallbackInfo& info) {
   ifa->ifa_index = index;
   err = Talk(&req);
   if (err != 0) return ThrowErrno(env, err, "rtnetlink RTM_NEWADDR(" + ifname + ")");
+  return env.Undefined();
+}
+
+// routeAdd({ ifname, netns?, family: 4|6, destination: Uint8Array(4|16), prefixLength, gateway? }):
+// RTM_NEWROUTE in the main table, out of `ifname` (scope link without a gateway), protocol static.
+Napi::Value RouteAdd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) return ThrowType(env, "routeAdd(options)");
+  Napi::Object o = info[0].As<Napi::Object>();
+  std::string ifname = StringProp(o, "ifname");
+  if (!ValidIfname(ifname)) return ThrowType(env, "routeAdd: bad ifname");
+  int family = o.Get("family").IsNumber() ? o.Get("family").As<Napi::Number>().Int32Value() : 0;
+  if (family != 4 && family != 6) return ThrowType(env, "routeAdd: family must be 4 or 6");
+  size_t alen = family == 4 ? 4 : 16;
+  if (!o.Get("destination").IsTypedArray()) return ThrowType(env, "routeAdd: destination must be a Uint8Array");
+  Napi::Uint8Array dst = o.Get("destination").As<Napi::Uint8Array>();
+  if (dst.ByteLength() != alen) return ThrowType(env, "routeAdd: destination length does not match family");
+  int plen = o.Get("prefixLength").IsNumber() ? o.Get("prefixLength").As<Napi::Number>().Int32Value() : -1;
+  if (plen < 0 || plen > static_cast<int>(alen * 8)) return ThrowType(env, "routeAdd: bad prefixLength");
+  Napi::Uint8Array gw;
+  bool hasGateway = o.Has("gateway") && !o.Get("gateway").IsUndefined();
+  if (hasGateway) {
+    if (!o.Get("gateway").IsTypedArray()) return ThrowType(env, "routeAdd: gateway must be a Uint8Array");
+    gw = o.Get("gateway").As<Napi::Uint8Array>();
+    if (gw.ByteLength() != alen) return ThrowType(env, "routeAdd: gateway length does not match family");
+  }
+
+  Request req;
+  memset(&req, 0, sizeof req);
+  req.hdr.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
+  req.hdr.nlmsg_type = RTM_NEWROUTE;
+  req.hdr.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+  struct rtmsg* rtm = static_cast<struct rtmsg*>(NLMSG_DATA(&req.hdr));
+  rtm->rtm_family = family == 4 ? AF_INET : AF_INET6;
+  rtm->rtm_dst_len = plen;
+  rtm->rtm_table = RT_TABLE_MAIN;
+  rtm->rtm_protocol = RTPROT_STATIC;
+  rtm->rtm_scope = hasGateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+  rtm->rtm_type = RTN_UNICAST;
+  AddAttr(&req, RTA_DST, dst.Data(), alen);
+  if (hasGateway) AddAttr(&req, RTA_GATEWAY, gw.Data(), alen);
+  Netns ns(StringProp(o, "netns"));
+  if (ns.Error() != 0) return ThrowErrno(env, ns.Error(), ns.FailedCall());
+  int index = 0;
+  int err = Resolve(ifname, &index);
+  if (err != 0) return ThrowErrno(env, err, "if_nametoindex(" + ifname + ")");
+  uint32_t oif = static_cast<uint32_t>(index);
+  AddAttr(&req, RTA_OIF, &oif, sizeof oif);
+  err = Talk(&req);
+  if (err != 0) return ThrowErrno(env, err, "rtnetlink RTM_NEWROUTE(" + ifname + ")");
   return env.Undefined();
 }
 
@@ -261,6 +320,7 @@ Napi::Object InitNetlink(Napi::Env env, Napi::Object exports) {
   exports.Set("linkDel", Napi::Function::New(env, LinkDel, "linkDel"));
   exports.Set("linkIndex", Napi::Function::New(env, LinkIndex, "linkIndex"));
   exports.Set("addrAdd", Napi::Function::New(env, AddrAdd, "addrAdd"));
+  exports.Set("routeAdd", Napi::Function::New(env, RouteAdd, "routeAdd"));
   return exports;
 }
 

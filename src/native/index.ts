@@ -80,7 +80,10 @@ export interface NativeAddon {
   linkMove(options: LinkRef & { to: string }): void;
   linkDel(options: LinkRef): void;
   linkIndex(options: LinkRef): number;
-  addrAdd(options: LinkRef & { family: 4 | 6; address: Uint8Array; prefixLength: number; nodad?: boolean }): void;
+  /** addrAdd adds an address; with `peer` (same family) it is a point-to-point address to that peer. */
+  addrAdd(options: LinkRef & { family: 4 | 6; address: Uint8Array; prefixLength: number; nodad?: boolean; peer?: Uint8Array }): void;
+  /** routeAdd adds a route in the main table out of `ifname` (on-link, or via `gateway`). */
+  routeAdd(options: LinkRef & { family: 4 | 6; destination: Uint8Array; prefixLength: number; gateway?: Uint8Array }): void;
   offloadFlags: { CSUM: number; TSO4: number; TSO6: number; TSO_ECN: number; USO4: number; USO6: number };
   IoLoop: new (options: IoLoopOptions, onBatch: BatchHandler) => IoLoop;
 }
