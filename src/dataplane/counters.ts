@@ -2,6 +2,7 @@
 // API) through one SharedArrayBuffer, so reading them costs the data plane nothing. Values are float64:
 // exact integers up to 2^53, written with plain stores (a reader may see a value one batch old).
 import { DROP_REASONS, DROP_INDEX, DropReason } from '../ports/drop-reason.js';
+import { ROUTER_STRIDE, RouterCounters, readRouterCounters } from '../router/stats.js';
 
 /** PORT_FIELDS are the per-port counters before the drop counters. */
 export const PORT_FIELDS = ['rxFrames', 'rxBytes', 'txFrames', 'txBytes', 'rxGsoFrames', 'txGsoFrames', 'rxBatches'] as const;
@@ -21,6 +22,7 @@ export const MAX_PORTS = 4096;
 /** MAX_BRIDGES bounds the number of bridges of one daemon. */
 export const MAX_BRIDGES = 1024;
 const BRIDGE_BASE = MAX_PORTS * PORT_STRIDE;
+const ROUTER_BASE = BRIDGE_BASE + MAX_BRIDGES * BRIDGE_FIELDS.length;
 
 /** PortCounters is one port's counters as the API reports them. */
 export interface PortCounters {
@@ -44,7 +46,7 @@ export class CounterBlock {
   readonly values: Float64Array;
 
   constructor(buffer?: SharedArrayBuffer) {
-    this.buffer = buffer ?? new SharedArrayBuffer((BRIDGE_BASE + MAX_BRIDGES * BRIDGE_FIELDS.length) * 8);
+    this.buffer = buffer ?? new SharedArrayBuffer((ROUTER_BASE + ROUTER_STRIDE) * 8);
     this.values = new Float64Array(this.buffer);
   }
 
@@ -61,6 +63,16 @@ export class CounterBlock {
   /** bridgeBase returns the index of bridge slot `bridge`'s first counter in `values`. */
   bridgeBase(bridge: number): number {
     return BRIDGE_BASE + bridge * BRIDGE_FIELDS.length;
+  }
+
+  /** routerBase returns the index of the router block's first counter in `values`. */
+  get routerBase(): number {
+    return ROUTER_BASE;
+  }
+
+  /** readRouter copies out the router's counters. */
+  readRouter(): RouterCounters {
+    return readRouterCounters(this.values, ROUTER_BASE);
   }
 
   /** resetPort zeroes a port slot before it is (re)used. */

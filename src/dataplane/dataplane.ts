@@ -9,17 +9,23 @@ import { SwitchPort } from '../ports/port.js';
 import { Bridge } from '../bridge/bridge.js';
 import { Device, TapOpener } from '../tap/tap-device.js';
 import { NetdevOpener } from '../ports/netdev.js';
+import { TunOpener } from '../tun/tun-device.js';
+import { Router } from '../router/router.js';
+import { addressText } from '../router/routes.js';
 import { ETH, ETHERTYPE, VLAN_TAG_LEN, etherTypeAt, formatMac, macBytes, parseMac } from '../wire/ethernet.js';
 import { VNET_HDR_LEN, gsoSegmentLength, isGsoAt, vnetHeaderValid } from '../wire/virtio-net.js';
 import { B, CounterBlock, MAX_BRIDGES, MAX_PORTS, P } from './counters.js';
 import { Io, IoFactory } from './io.js';
-import { BridgeInfo, BridgeSpec, FdbRow, PortInfo, PortSpec, PortState } from './protocol.js';
+import { BridgeInfo, BridgeSpec, FdbRow, LinkInfo, LinkSpec, NeighborInfo, PortInfo, PortSpec, PortState, RouteInfo, RouteSpec, RouterInterfaceInfo, RouterInterfaceSpec } from './protocol.js';
+import { Cidr } from '../wire/cidr.js';
 
 const EIO = 5;
 const ENETDOWN = 100;
 const DEFAULT_MTU = 1500;
 
+/** PortEntry is a bridge port with a device (tap, netdev). */
 interface PortEntry {
+  readonly role: 'switch';
   readonly sw: SwitchPort;
   readonly spec: PortSpec;
   readonly bridge: BridgeEntry;
@@ -27,6 +33,30 @@ interface PortEntry {
   readonly base: number;
   state: PortState;
 }
+
+/** RouterPortEntry is the router's port on a bridge: no device, frames go to and come from the Router. */
+interface RouterPortEntry {
+  readonly role: 'router';
+  readonly sw: SwitchPort;
+  readonly spec: RouterInterfaceSpec;
+  readonly bridge: BridgeEntry;
+  readonly base: number;
+}
+
+/** LinkEntry is a TUN link: its device is polled like a port's, its packets go to the Router. */
+interface LinkEntry {
+  readonly role: 'link';
+  readonly sw: SwitchPort;
+  readonly spec: LinkSpec;
+  readonly device: Device;
+  readonly base: number;
+  state: PortState;
+  /** routerInterface is the spec of the router interface on the link, if any. */
+  routerInterface: RouterInterfaceSpec | undefined;
+}
+
+/** Slot is whatever holds a port slot: its index keys the counters and the router's interface ids. */
+type Slot = PortEntry | RouterPortEntry | LinkEntry;
 
 interface BridgeEntry {
   readonly bridge: Bridge;
@@ -40,6 +70,7 @@ export interface DataPlaneDeps {
   io: IoFactory;
   openTap: TapOpener;
   openNetdev: NetdevOpener;
+  openTun: TunOpener;
   /** clock returns monotonic milliseconds. */
   clock: () => number;
   /** log receives events worth a log line (a port failing); it must not throw. */
@@ -50,8 +81,14 @@ export interface DataPlaneDeps {
 export class DataPlane implements DropSink {
   private readonly io: Io;
   private readonly counters: Float64Array;
-  private readonly ports: (PortEntry | undefined)[] = new Array(MAX_PORTS);
+  private readonly ports: (Slot | undefined)[] = new Array(MAX_PORTS);
   private readonly byName = new Map<string, PortEntry>();
+  private readonly links = new Map<string, LinkEntry>();
+  private readonly routerPorts = new Map<string, RouterPortEntry>();
+  readonly router: Router;
+  private readonly egress2 = new Int32Array(MAX_PORTS);
+  private planned = 0;
+  private now = 0;
   private readonly bridges = new Map<string, BridgeEntry>();
   private readonly bridgeSlots: boolean[] = new Array(MAX_BRIDGES).fill(false);
   private readonly egress = new Int32Array(MAX_PORTS);
@@ -64,6 +101,10 @@ export class DataPlane implements DropSink {
     this.io = deps.io((port, count, errno) => this.onBatch(port, count, errno));
     this.planPort = new Int32Array(this.io.planSize);
     this.planGso = new Uint8Array(this.io.planSize);
+    this.router = new Router(
+      { transmit: (iface, buf, off, len, segmentLen) => this.transmit(iface, buf, off, len, segmentLen) },
+      { counters: this.counters, base: deps.counters.routerBase },
+    );
   }
 
   /** describeIo says how the I/O is done, for the log. */
@@ -79,17 +120,18 @@ export class DataPlane implements DropSink {
   /** onBatch handles `count` frames read from port `index` (or the read error that stopped it). */
   onBatch(index: number, count: number, errno: number): void {
     const port = this.ports[index];
-    if (port === undefined) return;
+    if (port === undefined || port.role === 'router') return;
     const c = this.counters;
     const base = port.base;
     const io = this.io;
     const rx = io.rx;
     const slot = io.slotSize;
     const offsets = io.offsets;
-    const plan = io.plan;
-    const bridge = port.bridge.bridge;
     const now = this.deps.clock();
-    let planned = 0;
+    this.now = now;
+    this.planned = 0;
+    const routed = port.role === 'link';
+    const minLen = routed ? 1 : ETH.HEADER_LEN;
     if (count > 0) c[base + P.rxBatches]!++;
     for (let i = 0; i < count; i++) {
       const off = offsets[i]!;
@@ -101,7 +143,7 @@ export class DataPlane implements DropSink {
         this.drop(index, 'truncated');
         continue;
       }
-      if (frameLen < ETH.HEADER_LEN) {
+      if (frameLen < minLen) {
         this.drop(index, 'runt');
         continue;
       }
@@ -111,24 +153,86 @@ export class DataPlane implements DropSink {
       }
       const gso = isGsoAt(rx, off);
       if (gso) c[base + P.rxGsoFrames]!++;
-      const segment = gso ? gsoSegmentLength(rx, off, frameLen, l3Start(rx, off + VNET_HDR_LEN)) : 0;
-      const n = bridge.forward(port.sw, rx, off + VNET_HDR_LEN, frameLen, segment, now, this.egress, this);
-      if (planned + n > io.planSize) {
-        this.flushPlan(planned);
-        planned = 0;
+      if (routed) {
+        const segment = gso ? gsoSegmentLength(rx, off, frameLen, 0) : 0;
+        if (port.routerInterface === undefined) this.drop(index, 'no_egress');
+        else this.router.receive(index, rx, off, len, segment, true, now);
+        continue;
       }
+      const segment = gso ? gsoSegmentLength(rx, off, frameLen, l3Start(rx, off + VNET_HDR_LEN)) : 0;
+      const n = port.bridge.bridge.forward(port.sw, rx, off + VNET_HDR_LEN, frameLen, segment, now, this.egress, this);
       for (let k = 0; k < n; k++) {
         const out = this.ports[this.egress[k]!]!;
-        plan[3 * planned] = out.device.fd;
-        plan[3 * planned + 1] = off;
-        plan[3 * planned + 2] = len;
-        this.planPort[planned] = out.sw.index;
-        this.planGso[planned] = gso ? 1 : 0;
-        planned++;
+        if (out.role === 'router') {
+          const rb = out.base;
+          c[rb + P.rxFrames]!++;
+          c[rb + P.rxBytes]! += frameLen;
+          if (gso) c[rb + P.rxGsoFrames]!++;
+          this.router.receive(out.sw.index, rx, off, len, segment, n === 1, now);
+        } else {
+          this.plan(out, off, len, gso);
+        }
       }
     }
-    if (planned > 0) this.flushPlan(planned);
+    if (this.planned > 0) this.flushPlan(this.planned);
+    this.planned = 0;
     if (errno !== 0) this.portFailed(port, errno);
+  }
+
+  /** plan queues a write of rx[off..off+len) to a device port, flushing when the plan is full. */
+  private plan(out: PortEntry | LinkEntry, off: number, len: number, gso: boolean): void {
+    if (this.planned === this.io.planSize) {
+      this.flushPlan(this.planned);
+      this.planned = 0;
+    }
+    const k = this.planned++;
+    const plan = this.io.plan;
+    plan[3 * k] = out.device.fd;
+    plan[3 * k + 1] = off;
+    plan[3 * k + 2] = len;
+    this.planPort[k] = out.sw.index;
+    this.planGso[k] = gso ? 1 : 0;
+  }
+
+  /**
+   * transmit sends what the router made or rewrote out of router interface `iface` (RouterOutput): into
+   * the bridge through the router's port, or into the TUN of a link. Bytes in the receive arena are
+   * planned with the batch; any other buffer is written at once (the router reuses it).
+   */
+  private transmit(iface: number, buf: Uint8Array, off: number, len: number, segmentLen: number): void {
+    const slot = this.ports[iface];
+    if (slot === undefined || slot.role === 'switch') return;
+    const gso = isGsoAt(buf, off);
+    if (slot.role === 'link') {
+      this.write(slot, buf, off, len, gso);
+      return;
+    }
+    const c = this.counters;
+    c[slot.base + P.txFrames]!++;
+    c[slot.base + P.txBytes]! += len - VNET_HDR_LEN;
+    if (gso) c[slot.base + P.txGsoFrames]!++;
+    const egress = this.egress2;
+    const n = slot.bridge.bridge.forward(slot.sw, buf, off + VNET_HDR_LEN, len - VNET_HDR_LEN, segmentLen, this.now, egress, this);
+    for (let k = 0; k < n; k++) {
+      const out = this.ports[egress[k]!];
+      if (out !== undefined && out.role === 'switch') this.write(out, buf, off, len, gso);
+    }
+  }
+
+  private write(out: PortEntry | LinkEntry, buf: Uint8Array, off: number, len: number, gso: boolean): void {
+    if (buf === this.io.rx) {
+      this.plan(out, off, len, gso);
+      return;
+    }
+    const err = this.io.send(out.device.fd, buf.subarray(off, off + len));
+    if (err !== 0) {
+      this.drop(out.sw.index, err === EIO || err === ENETDOWN ? 'port_down' : 'write_error');
+      return;
+    }
+    const b = out.base;
+    this.counters[b + P.txFrames]!++;
+    this.counters[b + P.txBytes]! += len - VNET_HDR_LEN;
+    if (gso) this.counters[b + P.txGsoFrames]!++;
   }
 
   private flushPlan(n: number): void {
@@ -150,11 +254,17 @@ export class DataPlane implements DropSink {
     }
   }
 
-  private portFailed(port: PortEntry, errno: number): void {
+  private portFailed(port: PortEntry | LinkEntry, errno: number): void {
     this.drop(port.sw.index, 'read_error');
     port.state = 'error';
     port.sw.up = false;
     this.deps.log?.('error', 'port read failed; the port no longer receives', { port: port.spec.name, errno });
+  }
+
+  /** tickRouter drives the router's neighbor timers and RAs; the worker calls it ten times a second. */
+  tickRouter(): void {
+    this.now = this.deps.clock();
+    this.router.tick(this.now);
   }
 
   /** tick ages the FDBs and publishes the bridge counters; the worker calls it once a second. */
@@ -200,6 +310,9 @@ export class DataPlane implements DropSink {
 
   removeBridge(name: string, force: boolean): void {
     const b = this.bridge(name);
+    for (const r of this.routerPorts.values()) {
+      if (r.bridge === b) throw new TwError('TW_ERR_IN_USE', `bridge ${name} has router interface ${r.spec.name}; delete it first`);
+    }
     if (b.ports.size > 0 && !force) throw new TwError('TW_ERR_IN_USE', `bridge ${name} still has ${b.ports.size} port(s); delete them first or use force`);
     for (const p of [...b.ports.values()]) this.detach(p);
     this.bridges.delete(name);
@@ -212,20 +325,13 @@ export class DataPlane implements DropSink {
 
   addPort(bridgeName: string, spec: PortSpec): PortInfo {
     const b = this.bridge(bridgeName);
-    if (this.byName.has(spec.name)) throw new TwError('TW_ERR_EXISTS', `port ${spec.name} already exists`);
-    let index = -1;
-    for (let i = 0; i < MAX_PORTS; i++) {
-      if (this.ports[i] === undefined) {
-        index = i;
-        break;
-      }
-    }
-    if (index < 0) throw new TwError('TW_ERR_VALIDATION', `at most ${MAX_PORTS} ports`);
+    this.refuseTakenName(spec.name);
+    const index = this.freeSlot();
     const device = this.openDevice(spec);
     const up = spec.kind === 'tap' ? spec.up : true;
     const mtu = spec.kind === 'tap' ? (spec.mtu ?? DEFAULT_MTU) : (device.mtu ?? DEFAULT_MTU);
     const sw: SwitchPort = { index, name: spec.name, mtu, up };
-    const entry: PortEntry = { sw, spec, bridge: b, device, base: this.deps.counters.portBase(index), state: up ? 'up' : 'down' };
+    const entry: PortEntry = { role: 'switch', sw, spec, bridge: b, device, base: this.deps.counters.portBase(index), state: up ? 'up' : 'down' };
     this.deps.counters.resetPort(index);
     try {
       this.io.add(device.fd, index);
@@ -318,11 +424,195 @@ export class DataPlane implements DropSink {
     return n;
   }
 
+  private refuseTakenName(name: string): void {
+    if (this.byName.has(name)) throw new TwError('TW_ERR_EXISTS', `port ${name} already exists`);
+    if (this.links.has(name)) throw new TwError('TW_ERR_EXISTS', `link ${name} already exists (ports, links and router interfaces share one name space)`);
+    if (this.routerPorts.has(name)) throw new TwError('TW_ERR_EXISTS', `router interface ${name} already exists (ports, links and router interfaces share one name space)`);
+  }
+
+  private freeSlot(): number {
+    for (let i = 0; i < MAX_PORTS; i++) if (this.ports[i] === undefined) return i;
+    throw new TwError('TW_ERR_VALIDATION', `at most ${MAX_PORTS} ports, links and router interfaces`);
+  }
+
+  addLink(spec: LinkSpec): LinkInfo {
+    this.refuseTakenName(spec.name);
+    const index = this.freeSlot();
+    let device: Device;
+    try {
+      device = this.deps.openTun({ name: spec.name, netns: spec.netns, addresses: spec.addresses, peer: spec.peer, mtu: spec.mtu, routes: spec.routes });
+    } catch (e) {
+      throw deviceError(e, spec.name, spec.netns);
+    }
+    const sw: SwitchPort = { index, name: spec.name, mtu: spec.mtu ?? DEFAULT_MTU, up: true };
+    const entry: LinkEntry = { role: 'link', sw, spec, device, base: this.deps.counters.portBase(index), state: 'up', routerInterface: undefined };
+    this.deps.counters.resetPort(index);
+    try {
+      this.io.add(device.fd, index);
+    } catch (e) {
+      device.close();
+      throw deviceError(e, spec.name);
+    }
+    this.ports[index] = entry;
+    this.links.set(spec.name, entry);
+    return this.linkInfo(entry);
+  }
+
+  removeLink(name: string): void {
+    const l = this.link(name);
+    if (l.routerInterface !== undefined) throw new TwError('TW_ERR_IN_USE', `link ${name} has router interface ${l.routerInterface.name}; delete it first`);
+    this.io.remove(l.sw.index);
+    this.links.delete(name);
+    this.ports[l.sw.index] = undefined;
+    l.device.close();
+  }
+
+  listLinks(): LinkInfo[] {
+    return [...this.links.values()].map((l) => this.linkInfo(l));
+  }
+
+  addRouterInterface(spec: RouterInterfaceSpec): RouterInterfaceInfo {
+    const now = this.deps.clock();
+    if (spec.link !== undefined) {
+      const l = this.link(spec.link);
+      if (l.routerInterface !== undefined) throw new TwError('TW_ERR_EXISTS', `link ${spec.link} already has router interface ${l.routerInterface.name}`);
+      if (this.routerPorts.has(spec.name) || this.router.interfaceId(spec.name) >= 0) throw new TwError('TW_ERR_EXISTS', `router interface ${spec.name} already exists`);
+      this.router.addInterface(l.sw.index, { name: spec.name, kind: 'tun', mac: 0, mtu: spec.mtu ?? l.sw.mtu, addresses: spec.addresses, routerAdvertisements: false }, now);
+      l.routerInterface = spec;
+      return this.routerInterfaceInfo(spec, l.sw.index, spec.mtu ?? l.sw.mtu);
+    }
+    if (spec.bridge === undefined) throw new TwError('TW_ERR_VALIDATION', 'a router interface needs a bridge or a link');
+    const b = this.bridge(spec.bridge);
+    for (const r of this.routerPorts.values()) {
+      if (r.bridge === b) throw new TwError('TW_ERR_EXISTS', `bridge ${spec.bridge} already has router interface ${r.spec.name}`);
+    }
+    this.refuseTakenName(spec.name);
+    if (this.router.interfaceId(spec.name) >= 0) throw new TwError('TW_ERR_EXISTS', `router interface ${spec.name} already exists`);
+    const index = this.freeSlot();
+    const mtu = spec.mtu ?? DEFAULT_MTU;
+    const sw: SwitchPort = { index, name: spec.name, mtu, up: true };
+    const entry: RouterPortEntry = { role: 'router', sw, spec, bridge: b, base: this.deps.counters.portBase(index) };
+    this.deps.counters.resetPort(index);
+    const mac = parseMac(spec.mac);
+    // The slot must exist before addInterface: the router announces its addresses (gratuitous ARP) through it.
+    this.ports[index] = entry;
+    this.routerPorts.set(spec.name, entry);
+    b.bridge.addPort(sw);
+    b.bridge.fdb.addStatic(mac, index);
+    try {
+      this.router.addInterface(index, { name: spec.name, kind: 'bridge', mac, mtu, addresses: spec.addresses, routerAdvertisements: spec.routerAdvertisements }, now);
+    } catch (e) {
+      b.bridge.removePort(index);
+      this.routerPorts.delete(spec.name);
+      this.ports[index] = undefined;
+      throw e;
+    }
+    this.publishBridge(b);
+    return this.routerInterfaceInfo(spec, index, mtu);
+  }
+
+  removeRouterInterface(name: string): void {
+    const r = this.routerPorts.get(name);
+    if (r !== undefined) {
+      this.router.removeInterface(r.sw.index);
+      r.bridge.bridge.removePort(r.sw.index);
+      this.routerPorts.delete(name);
+      this.ports[r.sw.index] = undefined;
+      this.publishBridge(r.bridge);
+      return;
+    }
+    for (const l of this.links.values()) {
+      if (l.routerInterface?.name === name) {
+        this.router.removeInterface(l.sw.index);
+        l.routerInterface = undefined;
+        return;
+      }
+    }
+    throw new TwError('TW_ERR_NOT_FOUND', `no router interface named ${name}`);
+  }
+
+  listRouterInterfaces(): RouterInterfaceInfo[] {
+    const out: RouterInterfaceInfo[] = [];
+    for (const r of this.routerPorts.values()) out.push(this.routerInterfaceInfo(r.spec, r.sw.index, r.sw.mtu));
+    for (const l of this.links.values()) if (l.routerInterface !== undefined) out.push(this.routerInterfaceInfo(l.routerInterface, l.sw.index, l.routerInterface.mtu ?? l.sw.mtu));
+    return out;
+  }
+
+  addRoute(spec: RouteSpec): RouteInfo {
+    let iface: number | undefined;
+    if (spec.interface !== undefined) {
+      iface = this.router.interfaceId(spec.interface);
+      if (iface < 0) throw new TwError('TW_ERR_NOT_FOUND', `no router interface named ${spec.interface}`);
+    }
+    if (spec.via !== undefined && spec.via.family !== spec.prefix.family) throw new TwError('TW_ERR_VALIDATION', `the next hop ${spec.via.text} is not of the prefix's family`);
+    const r = this.router.addRoute({ family: spec.prefix.family, prefix: spec.prefix.address, prefixLength: spec.prefix.prefixLength, via: spec.via?.address, iface });
+    return this.router.describeRoute(r);
+  }
+
+  removeRoute(prefix: Cidr): void {
+    this.router.removeRoute(prefix.family, prefix.address, prefix.prefixLength);
+  }
+
+  listRoutes(): RouteInfo[] {
+    return this.router.listRoutes();
+  }
+
+  listNeighbors(): NeighborInfo[] {
+    const now = this.deps.clock();
+    return this.router.neighbors.entries(now).map((n) => ({
+      address: n.address,
+      mac: n.mac < 0 ? null : formatMac(n.mac),
+      interface: this.router.interfaceName(n.iface),
+      state: n.state,
+      ageSeconds: Math.floor(n.ageMs / 1000),
+    }));
+  }
+
+  private link(name: string): LinkEntry {
+    const l = this.links.get(name);
+    if (l === undefined) throw new TwError('TW_ERR_NOT_FOUND', `no link named ${name}`);
+    return l;
+  }
+
+  private linkInfo(l: LinkEntry): LinkInfo {
+    const info: LinkInfo = {
+      name: l.spec.name,
+      kind: 'tun',
+      ifname: l.device.name,
+      addresses: l.spec.addresses.map((a) => a.text),
+      mtu: l.sw.mtu,
+      routes: l.spec.routes.map((r) => r.text),
+      index: l.sw.index,
+      state: l.state,
+    };
+    if (l.spec.netns !== undefined) info.netns = l.spec.netns;
+    if (l.spec.peer !== undefined) info.peer = l.spec.peer.text;
+    if (l.routerInterface !== undefined) info.routerInterface = l.routerInterface.name;
+    return info;
+  }
+
+  private routerInterfaceInfo(spec: RouterInterfaceSpec, index: number, mtu: number): RouterInterfaceInfo {
+    const info: RouterInterfaceInfo = { name: spec.name, addresses: spec.addresses.map((a) => a.text), mtu, routerAdvertisements: spec.routerAdvertisements, index };
+    if (spec.bridge !== undefined) {
+      info.bridge = spec.bridge;
+      info.mac = spec.mac;
+      const ll = this.router.linkLocal(index);
+      if (ll !== undefined) info.linkLocal = addressText(6, ll);
+    }
+    if (spec.link !== undefined) info.link = spec.link;
+    return info;
+  }
+
   /** close releases every device and the I/O loop; safe to call twice. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     for (const p of [...this.byName.values()]) this.detach(p);
+    for (const l of this.links.values()) {
+      this.io.remove(l.sw.index);
+      l.device.close();
+    }
+    this.links.clear();
     this.io.close();
   }
 

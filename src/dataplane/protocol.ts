@@ -67,6 +67,101 @@ export interface FdbRow {
   ageSeconds: number;
 }
 
+/** IpAddress is one parsed address without a prefix length. */
+export interface IpAddress {
+  family: 4 | 6;
+  /** address holds 4 or 16 bytes in network order. */
+  address: Uint8Array;
+  /** text is the canonical notation. */
+  text: string;
+}
+
+/** LinkSpec is a validated routed link: a TUN device whose netdev is the host's (or a namespace's) end. */
+export interface LinkSpec {
+  name: string;
+  kind: 'tun';
+  /** netns names an existing namespace to move the TUN netdev into. */
+  netns?: string;
+  /** addresses are set on the netdev (the host side of the link). */
+  addresses: Cidr[];
+  /** peer makes the addresses of its family point-to-point to this address (typically the router's). */
+  peer?: IpAddress;
+  mtu?: number;
+  /** routes are prefixes the host side sends into the link (kernel routes out of the netdev). */
+  routes: Cidr[];
+}
+
+/** LinkInfo describes a link. */
+export interface LinkInfo {
+  name: string;
+  kind: 'tun';
+  ifname: string;
+  netns?: string;
+  addresses: string[];
+  peer?: string;
+  mtu: number;
+  routes: string[];
+  /** index is the link's port slot: its counters are read from the shared block there. */
+  index: number;
+  state: PortState;
+  /** routerInterface is the router interface attached to the link, if any. */
+  routerInterface?: string;
+}
+
+/** RouterInterfaceSpec is a validated router interface: on a bridge (the router gets a port there) or on a link. */
+export interface RouterInterfaceSpec {
+  name: string;
+  bridge?: string;
+  link?: string;
+  /** addresses are the router's own on this interface; each adds a connected route. */
+  addresses: Cidr[];
+  /** mac is the router's MAC on a bridge (derived from the name when not given). */
+  mac: string;
+  /** routerAdvertisements sends IPv6 RAs for the interface's IPv6 prefixes (bridge interfaces only). */
+  routerAdvertisements: boolean;
+  mtu?: number;
+}
+
+/** RouterInterfaceInfo describes a router interface. */
+export interface RouterInterfaceInfo {
+  name: string;
+  bridge?: string;
+  link?: string;
+  addresses: string[];
+  /** linkLocal is the IPv6 link-local address (bridge interfaces). */
+  linkLocal?: string;
+  mac?: string;
+  mtu: number;
+  routerAdvertisements: boolean;
+  /** index is the port slot whose counters count what the router received and sent on this interface. */
+  index: number;
+}
+
+/** RouteSpec is a validated static route. */
+export interface RouteSpec {
+  prefix: Cidr;
+  via?: IpAddress;
+  /** interface names the router interface to send out of (needed when `via` is absent). */
+  interface?: string;
+}
+
+/** RouteInfo describes a route of the router's table. */
+export interface RouteInfo {
+  prefix: string;
+  via?: string;
+  interface: string;
+  kind: 'connected' | 'static';
+}
+
+/** NeighborInfo is one ARP/NDP cache entry. */
+export interface NeighborInfo {
+  address: string;
+  mac: string | null;
+  interface: string;
+  state: string;
+  ageSeconds: number;
+}
+
 /** Command is every request the data plane takes. */
 export type Command =
   | { op: 'addBridge'; spec: BridgeSpec }
@@ -80,6 +175,16 @@ export type Command =
   | { op: 'fdbAdd'; bridge: string; mac: string; port: string }
   | { op: 'fdbDelete'; bridge: string; mac: string }
   | { op: 'fdbFlush'; bridge: string }
+  | { op: 'addLink'; spec: LinkSpec }
+  | { op: 'removeLink'; name: string }
+  | { op: 'listLinks' }
+  | { op: 'addRouterInterface'; spec: RouterInterfaceSpec }
+  | { op: 'removeRouterInterface'; name: string }
+  | { op: 'listRouterInterfaces' }
+  | { op: 'addRoute'; spec: RouteSpec }
+  | { op: 'removeRoute'; prefix: Cidr }
+  | { op: 'listRoutes' }
+  | { op: 'listNeighbors' }
   | { op: 'shutdown' };
 
 /** Request wraps a command with its id. */

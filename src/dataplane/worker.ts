@@ -6,6 +6,7 @@ import { TwError } from '../errors.js';
 import { openTapDevice } from '../tap/tap-device.js';
 import { FakeTaps } from '../tap/fake-tap.js';
 import { openNetdevDevice } from '../ports/netdev.js';
+import { openTunDevice } from '../tun/tun-device.js';
 import { FakeIo } from './fake-io.js';
 import { CounterBlock } from './counters.js';
 import { DataPlane } from './dataplane.js';
@@ -30,10 +31,12 @@ const plane = new DataPlane({
   io: fakeTaps === undefined ? nativeIo : (onBatch) => new FakeIo(onBatch),
   openTap: fakeTaps === undefined ? openTapDevice : fakeTaps.opener,
   openNetdev: fakeTaps === undefined ? openNetdevDevice : fakeTaps.netdevOpener,
+  openTun: fakeTaps === undefined ? openTunDevice : fakeTaps.tunOpener,
   clock: () => performance.now(),
   log: (level, msg, fields) => port.postMessage({ log: { level, msg, fields } }),
 });
 const ticker = setInterval(() => plane.tick(), 1000);
+const routerTicker = setInterval(() => plane.tickRouter(), 100);
 
 function run(command: Command): unknown {
   switch (command.op) {
@@ -59,8 +62,29 @@ function run(command: Command): unknown {
       return plane.fdbDelete(command.bridge, command.mac);
     case 'fdbFlush':
       return plane.fdbFlush(command.bridge);
+    case 'addLink':
+      return plane.addLink(command.spec);
+    case 'removeLink':
+      return plane.removeLink(command.name);
+    case 'listLinks':
+      return plane.listLinks();
+    case 'addRouterInterface':
+      return plane.addRouterInterface(command.spec);
+    case 'removeRouterInterface':
+      return plane.removeRouterInterface(command.name);
+    case 'listRouterInterfaces':
+      return plane.listRouterInterfaces();
+    case 'addRoute':
+      return plane.addRoute(command.spec);
+    case 'removeRoute':
+      return plane.removeRoute(command.prefix);
+    case 'listRoutes':
+      return plane.listRoutes();
+    case 'listNeighbors':
+      return plane.listNeighbors();
     case 'shutdown':
       clearInterval(ticker);
+      clearInterval(routerTicker);
       plane.close();
       return null;
   }

@@ -1,5 +1,6 @@
 // FakeTapOpener: an in-memory TapOpener for unit tests. Devices get made-up fds; nothing touches the kernel.
 import { Device, TapOpener, TapSpec } from './tap-device.js';
+import { TunOpener } from '../tun/tun-device.js';
 
 /** FakeTaps hands out fake devices and remembers what was made and closed. */
 export class FakeTaps {
@@ -50,6 +51,9 @@ export class FakeTaps {
     this.open.set(fd, { spec, device });
     return device;
   };
+
+  /** tunOpener makes fake TUN devices, failing like the kernel for a missing namespace or a name in use. */
+  readonly tunOpener: TunOpener = (spec) => this.opener({ name: spec.name, netns: spec.netns, addresses: spec.addresses, mtu: spec.mtu, up: true });
 
   /** fdOf returns the fd of the open device named `name`. */
   fdOf(name: string): number {

@@ -42,6 +42,7 @@ function setup() {
     io: (onBatch) => (io = new FakeIo(onBatch, 8, 2048, 64)),
     openTap: taps.opener,
     openNetdev: taps.netdevOpener,
+    openTun: taps.tunOpener,
     clock: () => now,
   });
   plane.addBridge({ name: 'br0', agingSeconds: 300, fdbMax: 8192 });
