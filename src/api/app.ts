@@ -7,10 +7,11 @@ import { VERSION } from '../version.js';
 import { Daemon } from '../daemon/daemon.js';
 import { bearerAuth } from './auth.js';
 import { errorHandler, problem, sendProblem } from './problem.js';
-import { Bridge, FdbEntry, Port, Problem } from './schemas.js';
+import { Bridge, FdbEntry, Link, Neighbor, Port, Problem, Route, RouterInterface } from './schemas.js';
 import { bridgeRoutes } from './routes/bridges.js';
 import { portRoutes } from './routes/ports.js';
 import { fdbRoutes } from './routes/fdb.js';
+import { routerRoutes } from './routes/router.js';
 
 /** MetricsEndpoint is what the API needs of the metrics module. */
 export interface MetricsEndpoint {
@@ -47,11 +48,11 @@ export async function buildApp(daemon: Daemon, options: AppOptions = {}): Promis
       metrics.observeRequest(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
     });
   }
-  for (const s of [Problem, Bridge, Port, FdbEntry]) app.addSchema(s);
+  for (const s of [Problem, Bridge, Port, FdbEntry, Link, RouterInterface, Route, Neighbor]) app.addSchema(s);
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'tapwire', version: VERSION, description: 'The REST API of tapwired: bridges, ports, forwarding database.' },
+      info: { title: 'tapwire', version: VERSION, description: 'The REST API of tapwired: bridges, ports, forwarding database, links and the router.' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'Required on TCP listeners; the unix socket needs none' } } },
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
@@ -75,6 +76,7 @@ export async function buildApp(daemon: Daemon, options: AppOptions = {}): Promis
   await app.register(bridgeRoutes, { daemon });
   await app.register(portRoutes, { daemon });
   await app.register(fdbRoutes, { daemon });
+  await app.register(routerRoutes, { daemon });
   return app;
 }
 

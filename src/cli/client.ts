@@ -6,8 +6,9 @@ import { request as httpRequest, type ClientRequest, type IncomingMessage, type 
 import { request as httpsRequest } from 'node:https';
 // The counters travel as the data plane defines them (types only: the CLI loads no daemon code).
 import type { BridgeCounters, PortCounters } from '../dataplane/counters.js';
+import type { RouterCounters } from '../router/stats.js';
 
-export type { BridgeCounters, PortCounters };
+export type { BridgeCounters, PortCounters, RouterCounters };
 
 /** Target says where tapwired listens: its unix socket, or a TCP base URL with the API's bearer token. */
 export type Target = { socketPath: string } | { url: string; token: string };
@@ -78,6 +79,89 @@ export interface FdbEntry {
 /** Flushed is the answer of `DELETE /v1/bridges/{bridge}/fdb`: how many learned entries went. */
 export interface Flushed {
   flushed: number;
+}
+
+/** Link is a routed link (a TUN device) as the API shows it. */
+export interface Link {
+  name: string;
+  kind: string;
+  ifname: string;
+  netns?: string;
+  addresses: string[];
+  peer?: string;
+  mtu: number;
+  routes: string[];
+  state: 'up' | 'down' | 'error';
+  routerInterface?: string;
+  counters: PortCounters;
+}
+
+/** NewLink is the body of `POST /v1/links`. */
+export interface NewLink {
+  name: string;
+  kind: string;
+  netns?: string;
+  addresses?: string[];
+  peer?: string;
+  mtu?: number;
+  routes?: string[];
+}
+
+/** RouterInterface is one of the router's interfaces, on a bridge or on a link. */
+export interface RouterInterface {
+  name: string;
+  bridge?: string;
+  link?: string;
+  addresses: string[];
+  linkLocal?: string;
+  mac?: string;
+  mtu: number;
+  routerAdvertisements: boolean;
+  state: 'up' | 'down' | 'error';
+  counters: PortCounters;
+}
+
+/** NewRouterInterface is the body of `POST /v1/router/interfaces`. */
+export interface NewRouterInterface {
+  name: string;
+  bridge?: string;
+  link?: string;
+  addresses: string[];
+  mac?: string;
+  routerAdvertisements?: boolean;
+  mtu?: number;
+}
+
+/** Route is a route of the router's table. */
+export interface Route {
+  prefix: string;
+  via?: string;
+  interface: string;
+  kind: 'connected' | 'static';
+  pending?: boolean;
+}
+
+/** NewRoute is the body of `POST /v1/routes`. */
+export interface NewRoute {
+  prefix: string;
+  via?: string;
+  interface?: string;
+}
+
+/** Neighbor is one entry of the router's ARP/NDP cache. */
+export interface Neighbor {
+  address: string;
+  mac: string | null;
+  interface: string;
+  state: string;
+  ageSeconds: number;
+}
+
+/** RouterSummary is the answer of `GET /v1/router`. */
+export interface RouterSummary {
+  interfaces: number;
+  routes: number;
+  counters: RouterCounters;
 }
 
 /** CliError is a failed call: the problem's `detail` and `code` when tapwired answered, else what went wrong. */
@@ -187,6 +271,71 @@ export class TapwireClient {
   /** flushFdb deletes every learned entry of a bridge (static ones stay). */
   flushFdb(bridge: string): Promise<Flushed> {
     return this.call('DELETE', `/v1/bridges/${seg(bridge)}/fdb`);
+  }
+
+  /** router sums up the router: interface and route counts, counters. */
+  router(): Promise<RouterSummary> {
+    return this.call('GET', '/v1/router');
+  }
+
+  /** listLinks lists the links. */
+  listLinks(): Promise<Link[]> {
+    return this.call('GET', '/v1/links');
+  }
+
+  /** addLink creates a link. */
+  addLink(spec: NewLink): Promise<Link> {
+    return this.call('POST', '/v1/links', spec);
+  }
+
+  /** getLink fetches one link with its state and counters. */
+  getLink(link: string): Promise<Link> {
+    return this.call('GET', `/v1/links/${seg(link)}`);
+  }
+
+  /** removeLink deletes a link (its device goes with it). */
+  async removeLink(link: string): Promise<void> {
+    await this.call('DELETE', `/v1/links/${seg(link)}`);
+  }
+
+  /** listRouterInterfaces lists the router's interfaces. */
+  listRouterInterfaces(): Promise<RouterInterface[]> {
+    return this.call('GET', '/v1/router/interfaces');
+  }
+
+  /** addRouterInterface creates a router interface on a bridge or a link. */
+  addRouterInterface(spec: NewRouterInterface): Promise<RouterInterface> {
+    return this.call('POST', '/v1/router/interfaces', spec);
+  }
+
+  /** getRouterInterface fetches one router interface. */
+  getRouterInterface(name: string): Promise<RouterInterface> {
+    return this.call('GET', `/v1/router/interfaces/${seg(name)}`);
+  }
+
+  /** removeRouterInterface deletes a router interface. */
+  async removeRouterInterface(name: string): Promise<void> {
+    await this.call('DELETE', `/v1/router/interfaces/${seg(name)}`);
+  }
+
+  /** listRoutes lists the router's routes, connected and static. */
+  listRoutes(): Promise<Route[]> {
+    return this.call('GET', '/v1/routes');
+  }
+
+  /** addRoute adds a static route. */
+  addRoute(spec: NewRoute): Promise<Route> {
+    return this.call('POST', '/v1/routes', spec);
+  }
+
+  /** removeRoute deletes the static route of `prefix`. */
+  async removeRoute(prefix: string): Promise<void> {
+    await this.call('DELETE', `/v1/routes?prefix=${encodeURIComponent(prefix)}`);
+  }
+
+  /** listNeighbors lists the router's ARP/NDP cache. */
+  listNeighbors(): Promise<Neighbor[]> {
+    return this.call('GET', '/v1/neighbors');
   }
 
   // call sends one request and resolves with the parsed JSON body (undefined for an empty one, as with 204).

@@ -6,7 +6,20 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { VERSION } from '../version.js';
 import { CliError, TapwireClient, type Target } from './client.js';
-import { bridgeDetails, bridgeTable, fdbTable, portDetails, portTable } from './views.js';
+import {
+  bridgeDetails,
+  bridgeTable,
+  fdbTable,
+  linkDetails,
+  linkTable,
+  neighborTable,
+  portDetails,
+  portTable,
+  routeTable,
+  routerDetails,
+  routerInterfaceDetails,
+  routerInterfaceTable,
+} from './views.js';
 
 /** DEFAULT_SOCKET is where tapwired listens unless told otherwise. */
 export const DEFAULT_SOCKET = '/run/tapwire/tapwired.sock';
@@ -29,6 +42,13 @@ const OPTIONS = {
   mac: { type: 'string' },
   mtu: { type: 'string' },
   down: { type: 'boolean' },
+  peer: { type: 'string' },
+  route: { type: 'string', multiple: true },
+  bridge: { type: 'string' },
+  link: { type: 'string' },
+  ra: { type: 'boolean' },
+  via: { type: 'string' },
+  interface: { type: 'string' },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -48,11 +68,18 @@ const OPTION_HELP: Record<OptionName, string> = {
   force: '--force            also delete the bridge\'s ports (else a bridge with ports is refused)',
   kind: '--kind KIND        the kind of port: tap (a TAP the daemon makes) or netdev (an existing interface)',
   ifname: '--ifname IFNAME     netdev: the existing interface (in the daemon\'s namespace) to switch',
-  netns: '--netns NS         move the TAP netdev into this existing network namespace',
-  address: '--address CIDR     an address to set on the netdev, e.g. 10.0.0.1/24 (repeatable)',
-  mac: '--mac MAC          the netdev\'s MAC address',
-  mtu: '--mtu N            the netdev\'s MTU',
+  netns: '--netns NS         move the netdev (of a TAP port or a link) into this existing network namespace',
+  address: '--address CIDR     an address, e.g. 10.0.0.1/24 (repeatable): on the netdev of a port or link; the router\'s own on a router interface',
+  mac: '--mac MAC          the MAC address: of a port\'s netdev, or the router\'s on a bridge interface',
+  mtu: '--mtu N            the MTU (of the netdev, or of the router interface)',
   down: '--down             leave the netdev down (it is brought up by default)',
+  peer: '--peer ADDR        make the link\'s addresses of ADDR\'s family point-to-point to ADDR (the router\'s end)',
+  route: '--route CIDR       a prefix the host side sends into the link, e.g. 10.0.0.0/8 (repeatable)',
+  bridge: '--bridge BRIDGE    the bridge the router interface joins (the router gets a port there)',
+  link: '--link LINK        the link the router interface routes over',
+  ra: '--ra               send IPv6 router advertisements on the bridge interface',
+  via: '--via ADDR         the next hop, on a network of a router interface',
+  interface: '--interface NAME   the router interface to send out of',
 };
 
 /** UsageError is a command line that cannot be run; it exits 2 with help, before anything is sent. */
@@ -239,9 +266,161 @@ const COMMANDS: Record<string, Command> = {
       return { json: r, text: `flushed ${r.flushed} learned entries from ${bridge}` };
     },
   }),
+  'link add': command({
+    synopsis: 'link add NAME [--netns NS] [--address CIDR]... [--peer ADDR] [--mtu N] [--route CIDR]...',
+    summary: 'create a link: a TUN device whose netdev (in the host or NS) is the host side of a routed link',
+    args: ['name'],
+    options: ['netns', 'address', 'peer', 'mtu', 'route'],
+    run: async (c, { name }, v) => {
+      const l = await c.addLink({ name, kind: 'tun', netns: v.netns, addresses: v.address, peer: v.peer, mtu: number(v.mtu), routes: v.route });
+      return { json: l, text: linkDetails(l) };
+    },
+  }),
+  'link ls': command({
+    synopsis: 'link ls',
+    summary: 'list the links',
+    args: [],
+    run: async (c) => {
+      const links = await c.listLinks();
+      return { json: links, text: linkTable(links) };
+    },
+  }),
+  'link show': command({
+    synopsis: 'link show NAME',
+    summary: 'show a link, its state and its counters',
+    args: ['name'],
+    run: async (c, { name }) => {
+      const l = await c.getLink(name);
+      return { json: l, text: linkDetails(l) };
+    },
+  }),
+  'link del': command({
+    synopsis: 'link del NAME',
+    summary: 'delete a link and its device (or: link rm)',
+    args: ['name'],
+    run: async (c, { name }) => {
+      await c.removeLink(name);
+      return {};
+    },
+  }),
+  'router show': command({
+    synopsis: 'router show',
+    summary: "show the router's interface and route counts and its counters",
+    args: [],
+    run: async (c) => {
+      const r = await c.router();
+      return { json: r, text: routerDetails(r) };
+    },
+  }),
+  'router iface add': command({
+    synopsis: 'router iface add NAME (--bridge BRIDGE | --link LINK) --address CIDR... [--mac MAC] [--ra] [--mtu N]',
+    summary: 'create a router interface on a bridge or a link, with the router\'s own addresses',
+    args: ['name'],
+    options: ['bridge', 'link', 'address', 'mac', 'ra', 'mtu'],
+    run: async (c, { name }, v) => {
+      if ((v.bridge === undefined) === (v.link === undefined)) throw new UsageError('router iface add needs one of --bridge or --link');
+      if (v.address === undefined) throw new UsageError('router iface add needs --address (the router\'s own, e.g. 10.0.0.254/24)');
+      const r = await c.addRouterInterface({
+        name,
+        bridge: v.bridge,
+        link: v.link,
+        addresses: v.address,
+        mac: v.mac,
+        routerAdvertisements: v.ra === true ? true : undefined,
+        mtu: number(v.mtu),
+      });
+      return { json: r, text: routerInterfaceDetails(r) };
+    },
+  }),
+  'router iface ls': command({
+    synopsis: 'router iface ls',
+    summary: "list the router's interfaces",
+    args: [],
+    run: async (c) => {
+      const list = await c.listRouterInterfaces();
+      return { json: list, text: routerInterfaceTable(list) };
+    },
+  }),
+  'router iface show': command({
+    synopsis: 'router iface show NAME',
+    summary: 'show a router interface and its counters',
+    args: ['name'],
+    run: async (c, { name }) => {
+      const r = await c.getRouterInterface(name);
+      return { json: r, text: routerInterfaceDetails(r) };
+    },
+  }),
+  'router iface del': command({
+    synopsis: 'router iface del NAME',
+    summary: 'delete a router interface and its connected routes (or: router iface rm)',
+    args: ['name'],
+    run: async (c, { name }) => {
+      await c.removeRouterInterface(name);
+      return {};
+    },
+  }),
+  'route add': command({
+    synopsis: 'route add PREFIX [--via ADDR] [--interface NAME]',
+    summary: 'add a static route (at least one of --via and --interface)',
+    args: ['prefix'],
+    options: ['via', 'interface'],
+    run: async (c, { prefix }, v) => {
+      if (v.via === undefined && v.interface === undefined) throw new UsageError('route add needs --via or --interface (or both)');
+      const r = await c.addRoute({ prefix, via: v.via, interface: v.interface });
+      return { json: r, text: routeTable([r]) };
+    },
+  }),
+  'route ls': command({
+    synopsis: 'route ls',
+    summary: "list the router's routes, connected and static",
+    args: [],
+    run: async (c) => {
+      const routes = await c.listRoutes();
+      return { json: routes, text: routeTable(routes) };
+    },
+  }),
+  'route del': command({
+    synopsis: 'route del PREFIX',
+    summary: 'delete the static route of PREFIX (or: route rm)',
+    args: ['prefix'],
+    run: async (c, { prefix }) => {
+      await c.removeRoute(prefix);
+      return {};
+    },
+  }),
+  'neighbor ls': command({
+    synopsis: 'neighbor ls',
+    summary: "list the router's ARP/NDP cache",
+    args: [],
+    run: async (c) => {
+      const neighbors = await c.listNeighbors();
+      return { json: neighbors, text: neighborTable(neighbors) };
+    },
+  }),
+};
+
+/** ALIASES are other words for some commands: `rm` for the router's `del`, as for bridges and ports. */
+const ALIASES: Record<string, string> = {
+  'link rm': 'link del',
+  'router iface rm': 'router iface del',
+  'route rm': 'route del',
 };
 
 const GROUPS = new Set(Object.keys(COMMANDS).map((k) => k.split(' ')[0]));
+
+// isGroup tells whether `words` start some command's words without being all of them ("router iface").
+function isGroup(words: string): boolean {
+  return Object.keys(COMMANDS).some((k) => k.startsWith(`${words} `));
+}
+
+// lookup finds the command the positionals start with (the longest match: "router iface add" before "router").
+function lookup(positionals: readonly string[]): string | undefined {
+  for (let n = Math.min(3, positionals.length); n >= 1; n--) {
+    const k = positionals.slice(0, n).join(' ');
+    if (Object.hasOwn(COMMANDS, k) || Object.hasOwn(ALIASES, k)) return k;
+  }
+  return undefined;
+}
 
 function parse(argv: string[]) {
   return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
@@ -275,7 +454,7 @@ function commandsHelp(commands: readonly Command[]): string {
 }
 
 function groupHelp(group: string): string {
-  return commandsHelp(Object.entries(COMMANDS).filter(([k]) => k.split(' ')[0] === group).map(([, c]) => c));
+  return commandsHelp(Object.entries(COMMANDS).filter(([k]) => k.startsWith(`${group} `)).map(([, c]) => c));
 }
 
 // target reads where tapwired is: flags first, then the environment, then the default socket. A token is read
@@ -323,13 +502,17 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       if (values.help === true) return print(help);
       throw new UsageError('missing command');
     }
-    const key = Object.hasOwn(COMMANDS, first) ? first : `${first} ${second ?? ''}`;
-    const cmd = Object.hasOwn(COMMANDS, key) ? COMMANDS[key] : undefined;
+    const key = lookup(positionals);
+    const cmd = key === undefined ? undefined : COMMANDS[ALIASES[key] ?? key];
     if (GROUPS.has(first)) help = groupHelp(first);
-    if (cmd === undefined) {
+    if (key === undefined || cmd === undefined) {
       if (!GROUPS.has(first)) throw new UsageError(`unknown command '${first}'`);
-      if (second === undefined && values.help === true) return print(help);
-      throw new UsageError(second === undefined ? `${first}: missing command` : `unknown command '${first} ${second}'`);
+      // The deepest group the words name: "router", or "router iface".
+      const group = second !== undefined && isGroup(`${first} ${second}`) ? `${first} ${second}` : first;
+      if (group !== first) help = groupHelp(group);
+      const next = positionals[group.split(' ').length];
+      if (next === undefined && values.help === true) return print(help);
+      throw new UsageError(next === undefined ? `${group}: missing command` : `unknown command '${group} ${next}'`);
     }
     if (first !== key) help = commandsHelp([cmd]);
     if (values.help === true) return print(help);

@@ -5,12 +5,49 @@
 // Changes are serialized (one at a time, in arrival order), so the saved state always matches what the
 // data plane has. A change the data plane refuses changes nothing; a change that cannot be saved is
 // undone in the data plane and reported, so what runs is always what a restart would rebuild.
+//
+// The router's objects depend on each other and on bridges: a router interface sits on a bridge or on a
+// link, and a static route goes out of a router interface. Removing something that another object needs is
+// refused with TW_ERR_IN_USE naming the dependant (a bridge's `force` deletes ports, never a router
+// interface). Ports, links and router interfaces share one name space (a router interface on a bridge is a
+// port of that name there). The router's table holds one route per prefix: a static route cannot have the
+// prefix of a connected network, and a connected route is removed only with its interface.
 import { TwError } from '../errors.js';
-import { BridgeInfo, FdbRow, PortInfo, PortSpec } from '../dataplane/protocol.js';
+import {
+  BridgeInfo,
+  FdbRow,
+  LinkInfo,
+  LinkSpec,
+  NeighborInfo,
+  PortInfo,
+  PortSpec,
+  PortState,
+  RouteInfo,
+  RouteSpec,
+  RouterInterfaceInfo,
+  RouterInterfaceSpec,
+} from '../dataplane/protocol.js';
 import { BridgeCounters, PortCounters } from '../dataplane/counters.js';
+import type { RouterCounters } from '../router/stats.js';
+import { parseCidr } from '../wire/cidr.js';
 import { DataPlaneClient, WorkerLog } from './dataplane-client.js';
-import { SavedBridge, SavedPort, SavedState, STATE_VERSION, StateStore } from './state-store.js';
-import { Topology, bridgePatch, bridgeSpec, checkName, checkUnicastMac, portSpec } from './specs.js';
+import { SavedBridge, SavedLink, SavedPort, SavedRoute, SavedRouterInterface, SavedState, STATE_VERSION, StateStore } from './state-store.js';
+import {
+  Topology,
+  bridgePatch,
+  bridgeSpec,
+  checkName,
+  checkPrefix,
+  checkUnicastMac,
+  isLinkLocal6,
+  linkSpec,
+  parseIpAddress,
+  portSpec,
+  prefixContains,
+  prefixOf,
+  routeSpec,
+  routerInterfaceSpec,
+} from './specs.js';
 
 /** Logger is the slice of pino the daemon uses. */
 export interface Logger {
@@ -23,6 +60,19 @@ export interface Logger {
 export type PortStatus = Omit<PortInfo, 'index' | 'offloads'> & { counters: PortCounters };
 /** BridgeStatus is a bridge with its counters. */
 export type BridgeStatus = Omit<BridgeInfo, 'slot'> & { counters: BridgeCounters };
+/** LinkStatus is a link with its counters (those of its TUN device, as a port's). */
+export type LinkStatus = Omit<LinkInfo, 'index'> & { counters: PortCounters };
+/** RouterInterfaceStatus is a router interface with its counters: what the router received and sent on it.
+ * `state` is `error` while a saved interface waits to be rebuilt (its link is not built yet). */
+export type RouterInterfaceStatus = Omit<RouterInterfaceInfo, 'index'> & { state: PortState; counters: PortCounters };
+/** RouteStatus is a route of the router's table; `pending` marks a saved static route waiting to be rebuilt. */
+export type RouteStatus = RouteInfo & { pending?: boolean };
+/** RouterStatus is the router's summary: interfaces and routes it has now, and its counters. */
+export interface RouterStatus {
+  interfaces: number;
+  routes: number;
+  counters: RouterCounters;
+}
 
 /** DaemonOptions configure a daemon; without a store nothing is persisted (tests, library use). */
 export interface DaemonOptions {
@@ -43,12 +93,45 @@ function savedPort(spec: PortSpec): SavedPort {
   return p;
 }
 
+function savedLink(spec: LinkSpec): SavedLink {
+  const l: SavedLink = { name: spec.name, kind: spec.kind, addresses: spec.addresses.map((a) => a.text), routes: spec.routes.map((r) => r.text) };
+  if (spec.netns !== undefined) l.netns = spec.netns;
+  if (spec.peer !== undefined) l.peer = spec.peer.text;
+  if (spec.mtu !== undefined) l.mtu = spec.mtu;
+  return l;
+}
+
+function savedRouterInterface(spec: RouterInterfaceSpec): SavedRouterInterface {
+  // The MAC of a bridge interface is saved, given or derived, so that it never changes under the hosts'
+  // ARP/NDP caches; a link interface has none.
+  const on = spec.bridge !== undefined ? { bridge: spec.bridge } : { link: spec.link };
+  const mac = spec.bridge !== undefined ? { mac: spec.mac } : {};
+  const r: SavedRouterInterface = { name: spec.name, ...on, addresses: spec.addresses.map((a) => a.text), ...mac, routerAdvertisements: spec.routerAdvertisements };
+  if (spec.mtu !== undefined) r.mtu = spec.mtu;
+  return r;
+}
+
+function savedRoute(spec: RouteSpec): SavedRoute {
+  const r: SavedRoute = { prefix: spec.prefix.text };
+  if (spec.via !== undefined) r.via = spec.via.text;
+  if (spec.interface !== undefined) r.interface = spec.interface;
+  return r;
+}
+
 /** Daemon is tapwire's control plane; see the comment at the top of this file. */
 export class Daemon {
   private readonly desired = new Map<string, SavedBridge>();
   /** pending holds saved ports that could not be rebuilt at start (their namespace is not there yet):
    * they stay in the state, show as `error`, and are retried every RETRY_MS until they can be built. */
   private readonly pending = new Map<string, { bridge: string; reason: string }>();
+  private readonly desiredLinks = new Map<string, SavedLink>();
+  private readonly desiredInterfaces = new Map<string, SavedRouterInterface>();
+  /** desiredRoutes are the static routes by their prefix's canonical text. */
+  private readonly desiredRoutes = new Map<string, SavedRoute>();
+  /** pendingRouter holds, with the reason, the saved links that could not be rebuilt at start (like ports),
+   * and the router interfaces and routes that wait for them: they are built, in that order, once the link
+   * is. Each map's keys are names (prefixes for routes) of desired entries. */
+  private readonly pendingRouter = { links: new Map<string, string>(), interfaces: new Map<string, string>(), routes: new Map<string, string>() };
   private retryTimer: NodeJS.Timeout | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -129,9 +212,100 @@ export class Daemon {
         await this.plane.call({ op: 'fdbAdd', bridge: spec.name, ...entry }).catch((e: unknown) => this.log.error({ bridge: spec.name, mac: entry.mac, err: describe(e) }, 'cannot rebuild a static FDB entry'));
       }
     }
+    dropped += await this.restoreRouter(saved);
     if (dropped > 0) this.persist();
-    if (this.pending.size > 0) this.retryTimer = setInterval(() => void this.retryPending(), RETRY_MS).unref();
-    this.log.info({ bridges: this.desired.size, ports: [...this.desired.values()].reduce((n, b) => n + b.ports.length, 0), pending: this.pending.size }, 'state restored');
+    if (this.pendingCount() > 0) this.retryTimer = setInterval(() => void this.retryPending(), RETRY_MS).unref();
+    this.log.info(
+      {
+        bridges: this.desired.size,
+        ports: [...this.desired.values()].reduce((n, b) => n + b.ports.length, 0),
+        links: this.desiredLinks.size,
+        routerInterfaces: this.desiredInterfaces.size,
+        routes: this.desiredRoutes.size,
+        pending: this.pendingCount(),
+      },
+      'state restored',
+    );
+  }
+
+  /** restoreRouter rebuilds the saved links, then router interfaces, then static routes (after the bridges
+   * and ports, which interfaces need). An entry that is not valid or that the data plane refuses is logged
+   * and dropped, except a link (kept pending and retried, like a port: its namespace may come later) and
+   * what waits for a pending link. Returns how many entries were dropped. */
+  private async restoreRouter(saved: SavedState): Promise<number> {
+    let dropped = 0;
+    const drop = (what: object, e: unknown, msg: string): void => {
+      this.log.error({ ...what, err: describe(e) }, msg);
+      dropped++;
+    };
+    const nameOf = (raw: unknown, key = 'name'): unknown => (typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>)[key] : raw);
+    for (const raw of asArray(saved.links)) {
+      let spec: LinkSpec;
+      try {
+        spec = linkSpec(raw);
+        this.checkNameFree(spec.name);
+      } catch (e) {
+        drop({ link: nameOf(raw) }, e, 'a saved link is not valid; dropped from the state');
+        continue;
+      }
+      this.desiredLinks.set(spec.name, savedLink(spec));
+      try {
+        await this.plane.call({ op: 'addLink', spec });
+      } catch (e) {
+        this.pendingRouter.links.set(spec.name, reasonOf(e));
+        this.log.warn({ link: spec.name, err: describe(e) }, `cannot rebuild a saved link now; retrying every ${RETRY_MS / 1000} s`);
+      }
+    }
+    for (const raw of asArray(saved.routerInterfaces)) {
+      let spec: RouterInterfaceSpec;
+      try {
+        spec = routerInterfaceSpec(raw);
+        this.checkRouterInterface(spec);
+      } catch (e) {
+        drop({ routerInterface: nameOf(raw) }, e, 'a saved router interface is not valid; dropped from the state');
+        continue;
+      }
+      if (spec.link !== undefined && this.pendingRouter.links.has(spec.link)) {
+        this.desiredInterfaces.set(spec.name, savedRouterInterface(spec));
+        this.pendingRouter.interfaces.set(spec.name, `link ${spec.link} is not built yet`);
+        continue;
+      }
+      try {
+        await this.plane.call({ op: 'addRouterInterface', spec });
+      } catch (e) {
+        drop({ routerInterface: spec.name }, e, 'cannot rebuild a saved router interface; dropped from the state');
+        continue;
+      }
+      this.desiredInterfaces.set(spec.name, savedRouterInterface(spec));
+    }
+    for (const raw of asArray(saved.routes)) {
+      let spec: RouteSpec;
+      let egress: string;
+      try {
+        spec = routeSpec(raw);
+        egress = this.checkRoute(spec);
+      } catch (e) {
+        drop({ route: nameOf(raw, 'prefix') }, e, 'a saved static route is not valid; dropped from the state');
+        continue;
+      }
+      if (this.pendingRouter.interfaces.has(egress)) {
+        this.desiredRoutes.set(spec.prefix.text, savedRoute(spec));
+        this.pendingRouter.routes.set(spec.prefix.text, `router interface ${egress} is not built yet`);
+        continue;
+      }
+      try {
+        await this.plane.call({ op: 'addRoute', spec });
+      } catch (e) {
+        drop({ route: spec.prefix.text }, e, 'cannot rebuild a saved static route; dropped from the state');
+        continue;
+      }
+      this.desiredRoutes.set(spec.prefix.text, savedRoute(spec));
+    }
+    return dropped;
+  }
+
+  private pendingCount(): number {
+    return this.pending.size + this.pendingRouter.links.size + this.pendingRouter.interfaces.size + this.pendingRouter.routes.size;
   }
 
   /** retryPending tries to build the pending ports again (and their static FDB entries). */
@@ -156,11 +330,163 @@ export class Daemon {
         }
         this.log.info({ bridge, port: name }, 'a pending saved port is built now');
       }
-      if (this.pending.size === 0 && this.retryTimer !== undefined) {
+      await this.retryPendingRouter();
+      if (this.pendingCount() === 0 && this.retryTimer !== undefined) {
         clearInterval(this.retryTimer);
         this.retryTimer = undefined;
       }
     });
+  }
+
+  /** retryPendingRouter builds the pending links, then what waited for them. */
+  private async retryPendingRouter(): Promise<void> {
+    const { links, interfaces, routes } = this.pendingRouter;
+    for (const name of [...links.keys()]) {
+      const saved = this.desiredLinks.get(name);
+      if (saved === undefined) {
+        links.delete(name);
+        continue;
+      }
+      try {
+        await this.plane.call({ op: 'addLink', spec: linkSpec(saved) });
+      } catch (e) {
+        links.set(name, reasonOf(e));
+        continue;
+      }
+      links.delete(name);
+      this.log.info({ link: name }, 'a pending saved link is built now');
+    }
+    for (const name of [...interfaces.keys()]) {
+      const saved = this.desiredInterfaces.get(name);
+      if (saved === undefined) {
+        interfaces.delete(name);
+        continue;
+      }
+      if (saved.link !== undefined && links.has(saved.link)) continue;
+      try {
+        await this.plane.call({ op: 'addRouterInterface', spec: routerInterfaceSpec(saved) });
+      } catch (e) {
+        interfaces.set(name, reasonOf(e));
+        continue;
+      }
+      interfaces.delete(name);
+      this.log.info({ routerInterface: name }, 'a pending saved router interface is built now');
+    }
+    for (const prefix of [...routes.keys()]) {
+      const saved = this.desiredRoutes.get(prefix);
+      if (saved === undefined) {
+        routes.delete(prefix);
+        continue;
+      }
+      const egress = this.egressOf(saved);
+      if (egress !== undefined && interfaces.has(egress)) continue;
+      try {
+        await this.plane.call({ op: 'addRoute', spec: routeSpec(saved) });
+      } catch (e) {
+        routes.set(prefix, reasonOf(e));
+        continue;
+      }
+      routes.delete(prefix);
+      this.log.info({ route: prefix }, 'a pending saved static route is built now');
+    }
+  }
+
+  /** nameOwner says what holds `name` in the one name space of ports, links and router interfaces. */
+  private nameOwner(name: string): string | undefined {
+    for (const b of this.desired.values()) if (b.ports.some((p) => p.name === name)) return `port ${name} of bridge ${b.name}`;
+    if (this.desiredLinks.has(name)) return `link ${name}`;
+    if (this.desiredInterfaces.has(name)) return `router interface ${name}`;
+    return undefined;
+  }
+
+  private checkNameFree(name: string): void {
+    const owner = this.nameOwner(name);
+    if (owner !== undefined) throw new TwError('TW_ERR_EXISTS', `${owner} already exists (ports, links and router interfaces share one name space)`);
+  }
+
+  /** checkRouterInterface checks a new router interface against the desired state: its name, its bridge or
+   * link (which must exist and have no router interface yet), and its addresses (none already the
+   * router's, no network connected twice, none the host side's of its link). */
+  private checkRouterInterface(spec: RouterInterfaceSpec): void {
+    this.checkNameFree(spec.name);
+    const others = [...this.desiredInterfaces.values()];
+    if (spec.bridge !== undefined) {
+      this.desiredBridge(spec.bridge);
+      const other = others.find((r) => r.bridge === spec.bridge);
+      if (other !== undefined) throw new TwError('TW_ERR_EXISTS', `bridge ${spec.bridge} already has router interface ${other.name} (one per bridge)`);
+    } else if (spec.link !== undefined) {
+      const link = this.desiredLinks.get(spec.link);
+      if (link === undefined) throw new TwError('TW_ERR_NOT_FOUND', `no link named ${spec.link}`);
+      const other = others.find((r) => r.link === spec.link);
+      if (other !== undefined) throw new TwError('TW_ERR_EXISTS', `link ${spec.link} already has router interface ${other.name} (one per link)`);
+      spec.addresses.forEach((a, i) => {
+        const address = a.text.split('/')[0]!;
+        if (link.addresses.some((h) => h.split('/')[0] === address)) throw new TwError('TW_ERR_VALIDATION', `routerInterface.addresses[${i}]: ${address} is the host side's address on link ${spec.link}; the router needs its own`);
+      });
+    }
+    spec.addresses.forEach((a, i) => {
+      const address = a.text.split('/')[0]!;
+      const network = prefixOf(a).text;
+      for (const o of others) {
+        for (const text of o.addresses) {
+          const oa = parseCidr(text);
+          if (text.split('/')[0] === address) throw new TwError('TW_ERR_EXISTS', `routerInterface.addresses[${i}]: ${address} is already an address of router interface ${o.name}`);
+          if (prefixOf(oa).text === network) throw new TwError('TW_ERR_EXISTS', `routerInterface.addresses[${i}]: the network ${network} is already connected on router interface ${o.name}`);
+        }
+      }
+      if (this.desiredRoutes.has(network)) throw new TwError('TW_ERR_EXISTS', `routerInterface.addresses[${i}]: the network ${network} has a static route; delete it first (one route per prefix)`);
+    });
+  }
+
+  /** connectedOwner names the router interface whose address makes `prefix` (canonical) a connected network. */
+  private connectedOwner(prefix: string): string | undefined {
+    for (const r of this.desiredInterfaces.values()) if (r.addresses.some((a) => prefixOf(parseCidr(a)).text === prefix)) return r.name;
+    return undefined;
+  }
+
+  /** egressOf is the router interface a static route goes out of: the one it names, or the one whose
+   * connected network holds its next hop (the longest such prefix); undefined when there is none. */
+  private egressOf(route: { via?: string; interface?: string }): string | undefined {
+    if (route.interface !== undefined) return route.interface;
+    if (route.via === undefined) return undefined;
+    const via = parseIpAddress(route.via);
+    let best: { name: string; length: number } | undefined;
+    for (const r of this.desiredInterfaces.values()) {
+      for (const text of r.addresses) {
+        const c = parseCidr(text);
+        if (prefixContains(c, via) && (best === undefined || c.prefixLength > best.length)) best = { name: r.name, length: c.prefixLength };
+      }
+    }
+    return best?.name;
+  }
+
+  /** checkRoute checks a new static route against the desired state and returns the interface it goes
+   * out of. The next hop must be on a connected network (of the route's interface, when it names one on a
+   * bridge; a link interface needs no neighbor, so any next hop is taken there). */
+  private checkRoute(spec: RouteSpec): string {
+    const prefix = spec.prefix.text;
+    if (this.desiredRoutes.has(prefix)) throw new TwError('TW_ERR_EXISTS', `a static route for ${prefix} already exists`);
+    const connected = this.connectedOwner(prefix);
+    if (connected !== undefined) throw new TwError('TW_ERR_EXISTS', `${prefix} is the connected network of router interface ${connected} (one route per prefix)`);
+    const via = spec.via;
+    if (via !== undefined) {
+      for (const r of this.desiredInterfaces.values()) {
+        if (r.addresses.some((a) => a.split('/')[0] === via.text)) throw new TwError('TW_ERR_VALIDATION', `route.via ${via.text} is the router's own address on router interface ${r.name}; the next hop is another host`);
+      }
+    }
+    if (spec.interface !== undefined) {
+      const ri = this.desiredInterfaces.get(spec.interface);
+      if (ri === undefined) throw new TwError('TW_ERR_NOT_FOUND', `no router interface named ${spec.interface}`);
+      if (via !== undefined && ri.bridge !== undefined && !isLinkLocal6(via.address) && !ri.addresses.some((a) => prefixContains(parseCidr(a), via))) {
+        throw new TwError('TW_ERR_VALIDATION', `route.via ${via.text} is not on a network of router interface ${spec.interface} (${ri.addresses.join(', ')})`);
+      }
+      return spec.interface;
+    }
+    const egress = this.egressOf(savedRoute(spec));
+    if (egress === undefined) {
+      throw new TwError('TW_ERR_VALIDATION', `route.via ${via?.text ?? '?'} is not on a connected network of any router interface; add an interface with an address on its network, or give route.interface`);
+    }
+    return egress;
   }
 
   private portExists(name: string): boolean {
@@ -189,7 +515,13 @@ export class Daemon {
   }
 
   private persist(): void {
-    this.store?.save({ version: STATE_VERSION, bridges: [...this.desired.values()] });
+    this.store?.save({
+      version: STATE_VERSION,
+      bridges: [...this.desired.values()],
+      links: [...this.desiredLinks.values()],
+      routerInterfaces: [...this.desiredInterfaces.values()],
+      routes: [...this.desiredRoutes.values()],
+    });
   }
 
   private desiredBridge(name: string): SavedBridge {
@@ -236,6 +568,8 @@ export class Daemon {
     checkName(name, 'bridge');
     return this.serial(async () => {
       const b = this.desiredBridge(name);
+      const ri = [...this.desiredInterfaces.values()].find((r) => r.bridge === name);
+      if (ri !== undefined) throw new TwError('TW_ERR_IN_USE', `bridge ${name} has router interface ${ri.name}; delete the interface first (force deletes ports only)`);
       if (b.ports.length > 0 && !force) throw new TwError('TW_ERR_IN_USE', `bridge ${name} still has ${b.ports.length} port(s); delete them first or use force`);
       await this.plane.call({ op: 'removeBridge', name, force });
       const pendingHere = [...this.pending].filter(([, v]) => v.bridge === name);
@@ -267,6 +601,7 @@ export class Daemon {
     return this.serial(async () => {
       const b = this.desiredBridge(bridge);
       if (this.pending.has(spec.name)) throw new TwError('TW_ERR_EXISTS', `port ${spec.name} already exists (saved, waiting to be rebuilt)`);
+      if (this.desiredLinks.has(spec.name) || this.desiredInterfaces.has(spec.name)) this.checkNameFree(spec.name);
       const info = await this.plane.call<PortInfo>({ op: 'addPort', bridge, spec });
       const saved = savedPort(spec);
       await this.commit(
@@ -399,10 +734,248 @@ export class Daemon {
     return this.plane.call<FdbRow[]>({ op: 'fdbList', bridge: checkName(bridge, 'bridge') });
   }
 
-  /** apply builds the bridges of a topology file that are not there yet; if any part fails, every
-   * bridge it built is removed again (from the data plane and the saved state) and the error rethrown. */
+  /** addLink validates and creates a link. */
+  addLink(input: unknown): Promise<LinkStatus> {
+    const spec = linkSpec(input);
+    return this.serial(async () => {
+      this.checkNameFree(spec.name);
+      await this.plane.call<LinkInfo>({ op: 'addLink', spec });
+      await this.commit(
+        () => this.desiredLinks.set(spec.name, savedLink(spec)),
+        () => this.desiredLinks.delete(spec.name),
+        () => this.plane.call({ op: 'removeLink', name: spec.name }),
+      );
+      this.log.info({ link: spec.name, netns: spec.netns }, 'link added');
+      return this.link(spec.name);
+    });
+  }
+
+  /** removeLink deletes a link (its TUN device goes); refused while a router interface is on it. */
+  removeLink(name: string): Promise<void> {
+    checkName(name, 'link');
+    return this.serial(async () => {
+      const saved = this.desiredLinks.get(name);
+      if (saved === undefined) throw new TwError('TW_ERR_NOT_FOUND', `no link named ${name}`);
+      const ri = [...this.desiredInterfaces.values()].find((r) => r.link === name);
+      if (ri !== undefined) throw new TwError('TW_ERR_IN_USE', `link ${name} has router interface ${ri.name}; delete the interface first`);
+      const waiting = this.pendingRouter.links.get(name);
+      // A pending link was never built: only the state knows it, and there is nothing to undo.
+      const built = waiting === undefined;
+      if (built) await this.plane.call({ op: 'removeLink', name });
+      const before = [...this.desiredLinks];
+      await this.commit(
+        () => {
+          this.desiredLinks.delete(name);
+          this.pendingRouter.links.delete(name);
+        },
+        () => {
+          refill(this.desiredLinks, before);
+          if (!built) this.pendingRouter.links.set(name, waiting);
+        },
+        () => (built ? this.plane.call({ op: 'addLink', spec: linkSpec(saved) }) : Promise.resolve()),
+      );
+      this.log.info({ link: name, pending: !built }, 'link removed');
+    });
+  }
+
+  /** links lists every link with its counters. */
+  async links(): Promise<LinkStatus[]> {
+    const list = await this.plane.call<LinkInfo[]>({ op: 'listLinks' });
+    const live: LinkStatus[] = list.map(({ index, ...l }) => ({ ...l, counters: this.plane.counters.readPort(index) }));
+    for (const name of this.pendingRouter.links.keys()) {
+      const saved = this.desiredLinks.get(name);
+      if (saved === undefined) continue;
+      const status: LinkStatus = {
+        name,
+        kind: saved.kind,
+        ifname: name,
+        addresses: saved.addresses,
+        mtu: saved.mtu ?? 1500,
+        routes: saved.routes,
+        state: 'error',
+        counters: noCounters(),
+      };
+      if (saved.netns !== undefined) status.netns = saved.netns;
+      if (saved.peer !== undefined) status.peer = saved.peer;
+      const ri = [...this.desiredInterfaces.values()].find((r) => r.link === name);
+      if (ri !== undefined) status.routerInterface = ri.name;
+      live.push(status);
+    }
+    return live;
+  }
+
+  /** link returns one link, or throws TW_ERR_NOT_FOUND. */
+  async link(name: string): Promise<LinkStatus> {
+    checkName(name, 'link');
+    const l = (await this.links()).find((x) => x.name === name);
+    if (l === undefined) throw new TwError('TW_ERR_NOT_FOUND', `no link named ${name}`);
+    return l;
+  }
+
+  /** addRouterInterface validates and creates a router interface on a bridge or a link. On a link that
+   * waits to be rebuilt it is saved and waits with it. */
+  addRouterInterface(input: unknown): Promise<RouterInterfaceStatus> {
+    const spec = routerInterfaceSpec(input);
+    return this.serial(async () => {
+      this.checkRouterInterface(spec);
+      const waitsFor = spec.link !== undefined && this.pendingRouter.links.has(spec.link) ? spec.link : undefined;
+      if (waitsFor === undefined) await this.plane.call<RouterInterfaceInfo>({ op: 'addRouterInterface', spec });
+      await this.commit(
+        () => {
+          this.desiredInterfaces.set(spec.name, savedRouterInterface(spec));
+          if (waitsFor !== undefined) this.pendingRouter.interfaces.set(spec.name, `link ${waitsFor} is not built yet`);
+        },
+        () => {
+          this.desiredInterfaces.delete(spec.name);
+          this.pendingRouter.interfaces.delete(spec.name);
+        },
+        () => (waitsFor === undefined ? this.plane.call({ op: 'removeRouterInterface', name: spec.name }) : Promise.resolve()),
+      );
+      this.log.info({ routerInterface: spec.name, bridge: spec.bridge, link: spec.link, pending: waitsFor !== undefined }, 'router interface added');
+      return this.routerInterface(spec.name);
+    });
+  }
+
+  /** removeRouterInterface deletes a router interface and its connected routes; refused while static
+   * routes go out of it. */
+  removeRouterInterface(name: string): Promise<void> {
+    checkName(name, 'router interface');
+    return this.serial(async () => {
+      const saved = this.desiredInterfaces.get(name);
+      if (saved === undefined) throw new TwError('TW_ERR_NOT_FOUND', `no router interface named ${name}`);
+      const using = [...this.desiredRoutes.values()].filter((r) => this.egressOf(r) === name).map((r) => r.prefix);
+      if (using.length > 0) throw new TwError('TW_ERR_IN_USE', `static routes go out of router interface ${name}: ${using.join(', ')}; delete them first`);
+      const waiting = this.pendingRouter.interfaces.get(name);
+      const built = waiting === undefined;
+      if (built) await this.plane.call({ op: 'removeRouterInterface', name });
+      const before = [...this.desiredInterfaces];
+      await this.commit(
+        () => {
+          this.desiredInterfaces.delete(name);
+          this.pendingRouter.interfaces.delete(name);
+        },
+        () => {
+          refill(this.desiredInterfaces, before);
+          if (!built) this.pendingRouter.interfaces.set(name, waiting);
+        },
+        () => (built ? this.plane.call({ op: 'addRouterInterface', spec: routerInterfaceSpec(saved) }) : Promise.resolve()),
+      );
+      this.log.info({ routerInterface: name, pending: !built }, 'router interface removed');
+    });
+  }
+
+  /** routerInterfaces lists the router's interfaces with their counters. */
+  async routerInterfaces(): Promise<RouterInterfaceStatus[]> {
+    const list = await this.plane.call<RouterInterfaceInfo[]>({ op: 'listRouterInterfaces' });
+    const live: RouterInterfaceStatus[] = list.map(({ index, ...r }) => ({ ...r, state: 'up', counters: this.plane.counters.readPort(index) }));
+    for (const name of this.pendingRouter.interfaces.keys()) {
+      const saved = this.desiredInterfaces.get(name);
+      if (saved === undefined) continue;
+      const { mtu, ...rest } = saved;
+      live.push({ ...rest, mtu: mtu ?? 1500, state: 'error', counters: noCounters() });
+    }
+    return live;
+  }
+
+  /** routerInterface returns one router interface, or throws TW_ERR_NOT_FOUND. */
+  async routerInterface(name: string): Promise<RouterInterfaceStatus> {
+    checkName(name, 'router interface');
+    const r = (await this.routerInterfaces()).find((x) => x.name === name);
+    if (r === undefined) throw new TwError('TW_ERR_NOT_FOUND', `no router interface named ${name}`);
+    return r;
+  }
+
+  /** addRoute validates and adds a static route. One whose interface waits to be rebuilt is saved and
+   * waits with it. */
+  addRoute(input: unknown): Promise<RouteStatus> {
+    const spec = routeSpec(input);
+    const prefix = spec.prefix.text;
+    return this.serial(async () => {
+      const egress = this.checkRoute(spec);
+      const waitsFor = this.pendingRouter.interfaces.has(egress) ? egress : undefined;
+      if (waitsFor === undefined) await this.plane.call<RouteInfo>({ op: 'addRoute', spec });
+      await this.commit(
+        () => {
+          this.desiredRoutes.set(prefix, savedRoute(spec));
+          if (waitsFor !== undefined) this.pendingRouter.routes.set(prefix, `router interface ${waitsFor} is not built yet`);
+        },
+        () => {
+          this.desiredRoutes.delete(prefix);
+          this.pendingRouter.routes.delete(prefix);
+        },
+        () => (waitsFor === undefined ? this.plane.call({ op: 'removeRoute', prefix: spec.prefix }) : Promise.resolve()),
+      );
+      this.log.info({ route: prefix, via: spec.via?.text, interface: egress, pending: waitsFor !== undefined }, 'static route added');
+      const route = (await this.routes()).find((r) => r.kind === 'static' && r.prefix === prefix);
+      if (route === undefined) throw new TwError('TW_ERR_INTERNAL', `the route for ${prefix} was added but the router does not list it`);
+      return route;
+    });
+  }
+
+  /** removeRoute deletes a static route. A connected route is refused with TW_ERR_IN_USE: it belongs to
+   * its interface's address and goes with the interface. */
+  removeRoute(prefixInput: unknown): Promise<void> {
+    const prefix = checkPrefix(prefixInput, 'prefix');
+    return this.serial(async () => {
+      const saved = this.desiredRoutes.get(prefix.text);
+      if (saved === undefined) {
+        const owner = this.connectedOwner(prefix.text);
+        if (owner !== undefined) throw new TwError('TW_ERR_IN_USE', `${prefix.text} is the connected route of router interface ${owner}; it goes when the interface is deleted`);
+        throw new TwError('TW_ERR_NOT_FOUND', `no static route for ${prefix.text}`);
+      }
+      const waiting = this.pendingRouter.routes.get(prefix.text);
+      const built = waiting === undefined;
+      if (built) await this.plane.call({ op: 'removeRoute', prefix });
+      const before = [...this.desiredRoutes];
+      await this.commit(
+        () => {
+          this.desiredRoutes.delete(prefix.text);
+          this.pendingRouter.routes.delete(prefix.text);
+        },
+        () => {
+          refill(this.desiredRoutes, before);
+          if (!built) this.pendingRouter.routes.set(prefix.text, waiting);
+        },
+        () => (built ? this.plane.call({ op: 'addRoute', spec: routeSpec(saved) }) : Promise.resolve()),
+      );
+      this.log.info({ route: prefix.text, pending: !built }, 'static route removed');
+    });
+  }
+
+  /** routes lists the router's table (connected and static routes), then the static routes that wait to
+   * be rebuilt. */
+  async routes(): Promise<RouteStatus[]> {
+    const list: RouteStatus[] = await this.plane.call<RouteInfo[]>({ op: 'listRoutes' });
+    for (const prefix of this.pendingRouter.routes.keys()) {
+      const saved = this.desiredRoutes.get(prefix);
+      if (saved === undefined) continue;
+      const route: RouteStatus = { prefix, interface: this.egressOf(saved) ?? '', kind: 'static', pending: true };
+      if (saved.via !== undefined) route.via = saved.via;
+      list.push(route);
+    }
+    return list;
+  }
+
+  /** neighbors lists the router's ARP and NDP cache. */
+  neighbors(): Promise<NeighborInfo[]> {
+    return this.plane.call<NeighborInfo[]>({ op: 'listNeighbors' });
+  }
+
+  /** router sums up the router: how many interfaces and routes it has now (those waiting to be rebuilt
+   * not counted) and its counters. */
+  async router(): Promise<RouterStatus> {
+    const [interfaces, routes] = await Promise.all([
+      this.plane.call<RouterInterfaceInfo[]>({ op: 'listRouterInterfaces' }),
+      this.plane.call<RouteInfo[]>({ op: 'listRoutes' }),
+    ]);
+    return { interfaces: interfaces.length, routes: routes.length, counters: this.plane.counters.readRouter() };
+  }
+
+  /** apply builds what a topology file has and the state has not yet: bridges (with their ports), links,
+   * router interfaces, routes. If any part fails, everything it built is removed again (from the data
+   * plane and the saved state), in reverse order, and the error rethrown. */
   async apply(t: Topology): Promise<void> {
-    const built: string[] = [];
+    const undo: (() => Promise<void>)[] = [];
     try {
       for (const b of t.bridges) {
         if (this.desired.has(b.spec.name)) {
@@ -410,11 +983,35 @@ export class Daemon {
           continue;
         }
         await this.addBridge(b.spec);
-        built.push(b.spec.name);
+        undo.push(() => this.removeBridge(b.spec.name, true));
         for (const p of b.ports) await this.addPort(b.spec.name, savedPort(p));
       }
+      for (const l of t.links) {
+        if (this.desiredLinks.has(l.name)) {
+          this.log.info({ link: l.name }, 'link of the topology file already in the state; left as it is');
+          continue;
+        }
+        await this.addLink(savedLink(l));
+        undo.push(() => this.removeLink(l.name));
+      }
+      for (const r of t.routerInterfaces) {
+        if (this.desiredInterfaces.has(r.name)) {
+          this.log.info({ routerInterface: r.name }, 'router interface of the topology file already in the state; left as it is');
+          continue;
+        }
+        await this.addRouterInterface(savedRouterInterface(r));
+        undo.push(() => this.removeRouterInterface(r.name));
+      }
+      for (const r of t.routes) {
+        if (this.desiredRoutes.has(r.prefix.text)) {
+          this.log.info({ route: r.prefix.text }, 'route of the topology file already in the state; left as it is');
+          continue;
+        }
+        await this.addRoute(savedRoute(r));
+        undo.push(() => this.removeRoute(r.prefix.text));
+      }
     } catch (e) {
-      for (const name of built.reverse()) await this.removeBridge(name, true).catch(() => undefined);
+      for (const u of undo.reverse()) await u().catch(() => undefined);
       throw e;
     }
   }
@@ -434,6 +1031,11 @@ export class Daemon {
 /** RETRY_MS is how often pending saved ports are tried again. */
 export const RETRY_MS = 5000;
 
+/** noCounters are the counters of something not built. */
+function noCounters(): PortCounters {
+  return { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, rxGsoFrames: 0, txGsoFrames: 0, rxBatches: 0, drops: {} };
+}
+
 function pendingStatus(bridge: string, p: SavedPort): PortStatus {
   const status: PortStatus = {
     name: p.name,
@@ -443,7 +1045,7 @@ function pendingStatus(bridge: string, p: SavedPort): PortStatus {
     addresses: p.kind === 'tap' ? p.addresses : [],
     mtu: (p.kind === 'tap' ? p.mtu : undefined) ?? 1500,
     state: 'error',
-    counters: { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, rxGsoFrames: 0, txGsoFrames: 0, rxBatches: 0, drops: {} },
+    counters: noCounters(),
   };
   if (p.kind === 'tap' && p.netns !== undefined) status.netns = p.netns;
   if (p.kind === 'tap' && p.mac !== undefined) status.mac = p.mac;
@@ -454,6 +1056,21 @@ function checkUnicastMacOrGroup(mac: unknown): string {
   // Deleting accepts any MAC the table may hold; checkUnicastMac's message is right for the rest.
   if (typeof mac === 'string' && /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac)) return mac.toLowerCase();
   return checkUnicastMac(mac, 'mac');
+}
+
+// refill puts a map's earlier entries back, in their earlier order.
+function refill<K, V>(map: Map<K, V>, entries: [K, V][]): void {
+  map.clear();
+  for (const [k, v] of entries) map.set(k, v);
+}
+
+// asArray reads an optional list of the saved state (absent in files written before it existed).
+function asArray(v: unknown): unknown[] {
+  return Array.isArray(v) ? (v as unknown[]) : [];
+}
+
+function reasonOf(e: unknown): string {
+  return e instanceof TwError ? e.detail : String(e);
 }
 
 function describe(e: unknown): unknown {

@@ -39,10 +39,46 @@ export interface SavedBridge {
   fdb: { mac: string; port: string }[];
 }
 
-/** SavedState is the content of state.json. */
+/** SavedLink is a routed link (a TUN device) as the user asked for it (normalized). */
+export interface SavedLink {
+  name: string;
+  kind: 'tun';
+  netns?: string;
+  addresses: string[];
+  peer?: string;
+  mtu?: number;
+  routes: string[];
+}
+
+/** SavedRouterInterface is a router interface; `mac` is kept (given or derived) for bridge interfaces. */
+export interface SavedRouterInterface {
+  name: string;
+  bridge?: string;
+  link?: string;
+  addresses: string[];
+  mac?: string;
+  routerAdvertisements: boolean;
+  mtu?: number;
+}
+
+/** SavedRoute is a static route. */
+export interface SavedRoute {
+  prefix: string;
+  via?: string;
+  interface?: string;
+}
+
+/**
+ * SavedState is the content of state.json. `links`, `routerInterfaces` and `routes` came with the router
+ * and are optional within version 1: a file written before them has none, and loads as a state without
+ * links, router interfaces or routes (so STATE_VERSION stays 1). This build always writes them.
+ */
 export interface SavedState {
   version: typeof STATE_VERSION;
   bridges: SavedBridge[];
+  links?: SavedLink[];
+  routerInterfaces?: SavedRouterInterface[];
+  routes?: SavedRoute[];
 }
 
 /** StateError says why a state file cannot be used. */
@@ -81,6 +117,10 @@ export class StateStore {
       throw new StateError(`${this.path} has format version ${JSON.stringify(version)}, this tapwired reads version ${STATE_VERSION}; the daemon will not overwrite it`);
     }
     if (!Array.isArray((data as { bridges?: unknown }).bridges)) throw new StateError(`${this.path}: "bridges" must be an array`);
+    for (const key of ['links', 'routerInterfaces', 'routes'] as const) {
+      const v = (data as Record<string, unknown>)[key];
+      if (v !== undefined && !Array.isArray(v)) throw new StateError(`${this.path}: "${key}" must be an array when present`);
+    }
     return data as SavedState;
   }
 

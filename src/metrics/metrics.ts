@@ -1,19 +1,25 @@
 // Metrics: tapwire's Prometheus exposition. The data plane's counters are absolute values kept in shared
-// memory, so they are not mirrored here with inc(): each scrape reads one snapshot of the daemon's bridges
-// and ports (one `bridges()` and one `ports()` call, shared by every collector of that scrape), clears
-// the per-bridge and per-port series and sets them again. A removed port or bridge therefore leaves the
+// memory, so they are not mirrored here with inc(): each scrape reads one snapshot of the daemon's bridges,
+// ports, links, router interfaces and router (one call of each, shared by every collector of that scrape),
+// clears the per-bridge and per-port series and sets them again. Links (kind="tun", bridge="") and the
+// router's ports on bridges (kind="router") are counted in the per-port series like ports. A removed port or bridge therefore leaves the
 // output at the next scrape instead of lingering with its last value. Each Metrics owns its registry
 // (never prom-client's global one), so several can live in one process (tests, embedders).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { BridgeStatus, PortStatus } from '../daemon/daemon.js';
+import type { BridgeStatus, LinkStatus, PortStatus, RouterInterfaceStatus, RouterStatus } from '../daemon/daemon.js';
 import type { BridgeCounters, PortCounters } from '../dataplane/counters.js';
 import { DROP_REASONS } from '../ports/drop-reason.js';
+import { ICMP_SENT, ROUTER_DROP_REASONS, ROUTER_FIELDS } from '../router/stats.js';
 import { VERSION } from '../version.js';
 
-/** MetricsSource is what Metrics reads at scrape time; `Daemon` satisfies it. */
+/** MetricsSource is what Metrics reads at scrape time; `Daemon` satisfies it. The router's parts are read
+ * when the source has them. */
 export interface MetricsSource {
   bridges(): Promise<BridgeStatus[]>;
   ports(): Promise<PortStatus[]>;
+  links?(): Promise<LinkStatus[]>;
+  routerInterfaces?(): Promise<RouterInterfaceStatus[]>;
+  router?(): Promise<RouterStatus>;
 }
 
 /** UNMATCHED_ROUTE is the `route` label of requests that matched no route (never the raw URL). */
@@ -48,11 +54,37 @@ const BRIDGE_COUNTERS: ReadonlyArray<readonly [string, BridgeField, string]> = [
   ['tapwire_bridge_floods_total', 'floods', 'Frames flooded to every other port (unknown unicast, broadcast, multicast).'],
 ];
 
+type RouterField = (typeof ROUTER_FIELDS)[number];
+
+// The router's counters and gauges: metric name, help, its label (if any), and per label value the field.
+const ROUTER_COUNTERS: ReadonlyArray<readonly [string, string, string | undefined, ReadonlyArray<readonly [string, RouterField]>]> = [
+  ['tapwire_router_forwarded_total', 'Packets the router forwarded, by IP family (a GSO packet counts once).', 'family', [['4', 'forwarded4'], ['6', 'forwarded6']]],
+  ['tapwire_router_delivered_total', 'Packets addressed to the router itself that it handled (echo requests), by IP family.', 'family', [['4', 'delivered4'], ['6', 'delivered6']]],
+  ['tapwire_router_fragments_created_total', 'IPv4 fragments the router made for packets without DF larger than the egress MTU.', undefined, [['', 'fragmentsCreated']]],
+  ['tapwire_router_arp_packets_total', 'ARP packets the router received and sent.', 'direction', [['received', 'arpReceived'], ['sent', 'arpSent']]],
+  ['tapwire_router_ndp_packets_total', 'NDP messages the router received and sent (router advertisements included).', 'direction', [['received', 'ndpReceived'], ['sent', 'ndpSent']]],
+  ['tapwire_router_ra_sent_total', 'IPv6 router advertisements the router sent.', undefined, [['', 'raSent']]],
+  ['tapwire_router_icmp_rate_limited_total', 'ICMP errors the router did not send because its rate limit was reached.', undefined, [['', 'icmpRateLimited']]],
+];
+const ROUTER_GAUGES: ReadonlyArray<readonly [string, string, string | undefined, ReadonlyArray<readonly [string, RouterField]>]> = [
+  ['tapwire_router_neighbors', 'Entries in the router\'s ARP/NDP cache now.', undefined, [['', 'neighborEntries']]],
+  ['tapwire_router_routes', 'Routes in the router\'s table now (connected and static), by IP family.', 'family', [['4', 'routes4'], ['6', 'routes6']]],
+];
+
 const PORT_LABELS = ['bridge', 'port', 'kind'] as const;
+type PortLabels = Record<(typeof PORT_LABELS)[number], string>;
+
+/** PortRow is one series set of the per-port metrics: a port, a link or a router port on a bridge. */
+interface PortRow {
+  labels: PortLabels;
+  state: PortStatus['state'];
+  counters: PortCounters;
+}
 
 interface Snapshot {
   bridges: BridgeStatus[];
-  ports: PortStatus[];
+  ports: PortRow[];
+  router: RouterStatus | undefined;
 }
 
 /** Metrics is tapwire's Prometheus registry; see the comment at the top of this file. */
@@ -89,7 +121,7 @@ export class Metrics {
         collect: async () => {
           const { ports } = await this.snapshot();
           m.reset();
-          for (const p of ports) m.inc(portLabels(p), p.counters[field]);
+          for (const p of ports) m.inc(p.labels, p.counters[field]);
         },
       });
     }
@@ -104,7 +136,7 @@ export class Metrics {
         drops.reset();
         // Every reason gets a series, zero included, so that rate() and increase() work from the first drop.
         for (const p of ports) {
-          for (const reason of DROP_REASONS) drops.inc({ ...portLabels(p), reason }, p.counters.drops[reason] ?? 0);
+          for (const reason of DROP_REASONS) drops.inc({ ...p.labels, reason }, p.counters.drops[reason] ?? 0);
         }
       },
     });
@@ -117,7 +149,7 @@ export class Metrics {
       collect: async () => {
         const { ports } = await this.snapshot();
         up.reset();
-        for (const p of ports) up.set(portLabels(p), p.state === 'up' ? 1 : 0);
+        for (const p of ports) up.set(p.labels, p.state === 'up' ? 1 : 0);
       },
     });
 
@@ -159,6 +191,80 @@ export class Metrics {
       },
     });
 
+    for (const [name, help, label, slots] of ROUTER_COUNTERS) {
+      const m: Counter<string> = new Counter({
+        name,
+        help,
+        labelNames: label === undefined ? [] : [label],
+        registers: [registry],
+        collect: async () => {
+          const { router } = await this.snapshot();
+          m.reset();
+          if (router === undefined) return;
+          for (const [value, field] of slots) {
+            if (label === undefined) m.inc(router.counters[field]);
+            else m.inc({ [label]: value }, router.counters[field]);
+          }
+        },
+      });
+    }
+
+    for (const [name, help, label, slots] of ROUTER_GAUGES) {
+      const m: Gauge<string> = new Gauge({
+        name,
+        help,
+        labelNames: label === undefined ? [] : [label],
+        registers: [registry],
+        collect: async () => {
+          const { router } = await this.snapshot();
+          m.reset();
+          if (router === undefined) return;
+          for (const [value, field] of slots) {
+            if (label === undefined) m.set(router.counters[field]);
+            else m.set({ [label]: value }, router.counters[field]);
+          }
+        },
+      });
+    }
+
+    const interfaces: Gauge = new Gauge({
+      name: 'tapwire_router_interfaces',
+      help: 'Router interfaces built now.',
+      registers: [registry],
+      collect: async () => {
+        const { router } = await this.snapshot();
+        interfaces.reset();
+        if (router !== undefined) interfaces.set(router.interfaces);
+      },
+    });
+
+    const routerDrops: Counter<'reason'> = new Counter({
+      name: 'tapwire_router_drops_total',
+      help: 'Packets the router discarded, by reason (RFC 1812 / RFC 8200 discards; each packet counted once).',
+      labelNames: ['reason'],
+      registers: [registry],
+      collect: async () => {
+        const { router } = await this.snapshot();
+        routerDrops.reset();
+        if (router === undefined) return;
+        for (const reason of ROUTER_DROP_REASONS) routerDrops.inc({ reason }, router.counters.drops[reason] ?? 0);
+      },
+    });
+
+    const icmpSent: Counter<'family' | 'type'> = new Counter({
+      name: 'tapwire_router_icmp_sent_total',
+      help: 'ICMP and ICMPv6 messages the router sent (echo replies and errors), by IP family and type.',
+      labelNames: ['family', 'type'],
+      registers: [registry],
+      collect: async () => {
+        const { router } = await this.snapshot();
+        icmpSent.reset();
+        if (router === undefined) return;
+        const sent = new Map(router.counters.icmpSent.map((i) => [`${i.family}/${i.type}`, i.count]));
+        for (const k of ICMP_SENT) icmpSent.inc({ family: String(k.family), type: k.type }, sent.get(`${k.family}/${k.type}`) ?? 0);
+      },
+    });
+
     this.requestDuration = new Histogram({
       name: 'tapwire_api_request_duration_seconds',
       help: 'Time to answer REST API requests, by method, route pattern and status code.',
@@ -195,7 +301,17 @@ export class Metrics {
   // once settled, so the next scrape reads fresh values (and a failed reading is not kept).
   private snapshot(): Promise<Snapshot> {
     if (this.pending === undefined) {
-      const p = Promise.all([this.source.bridges(), this.source.ports()]).then(([bridges, ports]) => ({ bridges, ports }));
+      const s = this.source;
+      const p = Promise.all([s.bridges(), s.ports(), s.links?.() ?? [], s.routerInterfaces?.() ?? [], s.router?.()]).then(([bridges, ports, links, interfaces, router]) => ({
+        bridges,
+        ports: [
+          ...ports.map((x) => ({ labels: { bridge: x.bridge, port: x.name, kind: x.kind }, state: x.state, counters: x.counters })),
+          ...links.map((x) => ({ labels: { bridge: '', port: x.name, kind: x.kind }, state: x.state, counters: x.counters })),
+          // A link's router interface counts on the link's slot: only the router's ports on bridges are rows of their own.
+          ...interfaces.flatMap((x) => (x.bridge === undefined ? [] : [{ labels: { bridge: x.bridge, port: x.name, kind: 'router' }, state: x.state, counters: x.counters }])),
+        ],
+        router,
+      }));
       this.pending = p;
       const clear = (): void => {
         if (this.pending === p) this.pending = undefined;
@@ -204,8 +320,4 @@ export class Metrics {
     }
     return this.pending;
   }
-}
-
-function portLabels(p: PortStatus): Record<(typeof PORT_LABELS)[number], string> {
-  return { bridge: p.bridge, port: p.name, kind: p.kind };
 }

@@ -432,6 +432,255 @@ test('fdb add / rm / flush: the calls, with the MAC readable in the path', async
   assert.deepEqual(JSON.parse(json.stdout), { flushed: 3 });
 });
 
+const TUN0 = {
+  name: 'tun0',
+  kind: 'tun',
+  ifname: 'tun0',
+  netns: 'u',
+  addresses: ['10.9.0.1/30', 'fd09::1/64'],
+  peer: '10.9.0.2',
+  mtu: 1400,
+  routes: ['10.0.0.0/8'],
+  state: 'up',
+  routerInterface: 'ru',
+  counters: { rxFrames: 50, rxBytes: 5000, txFrames: 40, txBytes: 4000, rxGsoFrames: 1, txGsoFrames: 0, rxBatches: 9, drops: { write_error: 2 } },
+};
+const TUN1 = { ...TUN0, name: 'tun1', ifname: 'tun1', netns: undefined, addresses: [], peer: undefined, routes: [], mtu: 1500, state: 'error', routerInterface: undefined, counters: H2.counters };
+const R0 = {
+  name: 'r0',
+  bridge: 'br0',
+  addresses: ['10.0.0.254/24', 'fd00::fe/64'],
+  linkLocal: 'fe80::74:77ff:fedd:1916',
+  mac: '02:74:77:dd:19:16',
+  mtu: 1500,
+  routerAdvertisements: true,
+  state: 'up',
+  counters: { ...H1.counters, drops: {} },
+};
+const RU = { name: 'ru', link: 'tun0', addresses: ['10.9.0.2/30'], mtu: 1400, routerAdvertisements: false, state: 'up', counters: TUN0.counters };
+const ROUTES = [
+  { prefix: '10.0.0.0/24', interface: 'r0', kind: 'connected' },
+  { prefix: '10.100.0.0/16', via: '10.9.0.1', interface: 'ru', kind: 'static' },
+  { prefix: 'fd64::/48', interface: 'ru', kind: 'static', pending: true },
+];
+
+test('link add: POST /v1/links with kind tun and every flag given, --address and --route repeated', async () => {
+  unix.answer('POST', '/v1/links', 201, TUN0);
+  const r = await cli('link', 'add', 'tun0', '--netns', 'u', '--address', '10.9.0.1/30', '--address', 'fd09::1/64', '--peer', '10.9.0.2', '--mtu', '1400', '--route', '10.0.0.0/8', '--route', 'fd00::/16');
+  ok(r);
+  const req = only();
+  assert.equal(req.method, 'POST');
+  assert.equal(req.url, '/v1/links');
+  assert.deepEqual(req.body, { name: 'tun0', kind: 'tun', netns: 'u', addresses: ['10.9.0.1/30', 'fd09::1/64'], peer: '10.9.0.2', mtu: 1400, routes: ['10.0.0.0/8', 'fd00::/16'] });
+  assert.match(r.stdout, /peer\s+10\.9\.0\.2/);
+  assert.match(r.stdout, /routes\s+10\.0\.0\.0\/8/);
+  assert.match(r.stdout, /router-iface\s+ru/);
+
+  unix.reset();
+  unix.answer('POST', '/v1/links', 201, TUN1);
+  ok(await cli('link', 'add', 'tun1'));
+  assert.deepEqual(only().body, { name: 'tun1', kind: 'tun' });
+});
+
+test('link ls / show / del (and rm): the table, the details, the DELETE', async () => {
+  unix.answer('GET', '/v1/links', 200, [TUN0, TUN1]);
+  const ls = await cli('link', 'ls');
+  ok(ls);
+  const [head, t0, t1] = tableLines(ls.stdout);
+  assert.deepEqual(head?.split(/\s+/), ['NAME', 'KIND', 'NETNS', 'STATE', 'ADDRESSES', 'ROUTER-IFACE', 'MTU', 'RX-FRAMES', 'TX-FRAMES', 'DROPS']);
+  assert.deepEqual(t0?.split(/\s+/), ['tun0', 'tun', 'u', 'up', '10.9.0.1/30,fd09::1/64', 'ru', '1400', '50', '40', '2']);
+  assert.deepEqual(t1?.split(/\s+/), ['tun1', 'tun', '-', 'error', '-', '-', '1500', '0', '0', '0']);
+
+  unix.reset();
+  unix.answer('GET', '/v1/links/tun0', 200, TUN0);
+  const show = await cli('link', 'show', 'tun0');
+  ok(show);
+  assert.match(show.stdout, /drops\s+write_error=2/);
+
+  for (const word of ['del', 'rm']) {
+    unix.reset();
+    unix.answer('DELETE', '/v1/links/tun0', 204);
+    const del = await cli('link', word, 'tun0');
+    ok(del);
+    assert.equal(del.stdout, '');
+    assert.equal(only().method, 'DELETE');
+  }
+
+  unix.reset();
+  unix.answer('DELETE', '/v1/links/tun0', 409, problem(409, 'TW_ERR_IN_USE', 'link tun0 has router interface ru; delete the interface first').body);
+  const refused = await cli('link', 'del', 'tun0');
+  assert.equal(refused.code, 1);
+  assert.equal(refused.stderr, 'tapwire: link tun0 has router interface ru; delete the interface first (TW_ERR_IN_USE)\n');
+});
+
+test('router iface add: on a bridge with --ra and --mac, or on a link; the body has only what was given', async () => {
+  unix.answer('POST', '/v1/router/interfaces', 201, R0);
+  const r = await cli('router', 'iface', 'add', 'r0', '--bridge', 'br0', '--address', '10.0.0.254/24', '--address', 'fd00::fe/64', '--ra', '--mac', '02:74:77:dd:19:16', '--mtu', '1500');
+  ok(r);
+  const req = only();
+  assert.equal(req.url, '/v1/router/interfaces');
+  assert.deepEqual(req.body, { name: 'r0', bridge: 'br0', addresses: ['10.0.0.254/24', 'fd00::fe/64'], mac: '02:74:77:dd:19:16', routerAdvertisements: true, mtu: 1500 });
+  assert.match(r.stdout, /bridge\s+br0/);
+  assert.match(r.stdout, /link-local\s+fe80::74:77ff:fedd:1916/);
+  assert.match(r.stdout, /ra\s+yes/);
+
+  unix.reset();
+  unix.answer('POST', '/v1/router/interfaces', 201, RU);
+  ok(await cli('router', 'iface', 'add', 'ru', '--link', 'tun0', '--address', '10.9.0.2/30'));
+  assert.deepEqual(only().body, { name: 'ru', link: 'tun0', addresses: ['10.9.0.2/30'] });
+});
+
+test('router iface ls / show / del, router show', async () => {
+  unix.answer('GET', '/v1/router/interfaces', 200, [R0, RU]);
+  const ls = await cli('router', 'iface', 'ls');
+  ok(ls);
+  const [head, r0, ru] = tableLines(ls.stdout);
+  assert.deepEqual(head?.split(/\s+/), ['NAME', 'ON', 'ADDRESSES', 'MAC', 'RA', 'STATE', 'MTU', 'RX-FRAMES', 'TX-FRAMES']);
+  assert.deepEqual(r0?.split(/\s+/), ['r0', 'bridge:br0', '10.0.0.254/24,fd00::fe/64', '02:74:77:dd:19:16', 'yes', 'up', '1500', '1200', '1100']);
+  assert.deepEqual(ru?.split(/\s+/), ['ru', 'link:tun0', '10.9.0.2/30', '-', 'no', 'up', '1400', '50', '40']);
+
+  unix.reset();
+  unix.answer('GET', '/v1/router/interfaces/ru', 200, RU);
+  const show = await cli('router', 'iface', 'show', 'ru');
+  ok(show);
+  assert.match(show.stdout, /link\s+tun0/);
+
+  for (const word of ['del', 'rm']) {
+    unix.reset();
+    unix.answer('DELETE', '/v1/router/interfaces/ru', 204);
+    ok(await cli('router', 'iface', word, 'ru'));
+    assert.equal(only().url, '/v1/router/interfaces/ru');
+  }
+
+  unix.reset();
+  const counters = {
+    forwarded4: 10, forwarded6: 4, delivered4: 2, delivered6: 1, fragmentsCreated: 0, arpReceived: 3, arpSent: 5, ndpReceived: 6, ndpSent: 7,
+    raSent: 2, icmpRateLimited: 1, neighborEntries: 3, routes4: 5, routes6: 3,
+    drops: { no_route: 2, ttl_expired: 1 },
+    icmpSent: [{ family: 4, type: 'net_unreachable', count: 2 }, { family: 6, type: 'time_exceeded', count: 0 }],
+  };
+  unix.answer('GET', '/v1/router', 200, { interfaces: 2, routes: 8, counters });
+  const router = await cli('router', 'show');
+  ok(router);
+  assert.equal(only().url, '/v1/router');
+  assert.match(router.stdout, /^interfaces\s+2$/m);
+  assert.match(router.stdout, /^routes\s+8 \(IPv4 5, IPv6 3\)$/m);
+  assert.match(router.stdout, /^forwarded\s+IPv4 10, IPv6 4$/m);
+  assert.match(router.stdout, /^icmp sent\s+v4 net_unreachable=2$/m);
+  assert.match(router.stdout, /^drops\s+no_route=2, ttl_expired=1$/m);
+  const json = await cli('--json', 'router', 'show');
+  assert.deepEqual(JSON.parse(json.stdout), { interfaces: 2, routes: 8, counters });
+});
+
+test('route add / ls / del: the prefix URL-encoded in DELETE, pending routes marked', async () => {
+  unix.answer('POST', '/v1/routes', 201, ROUTES[1]);
+  const add = await cli('route', 'add', '10.100.0.0/16', '--via', '10.9.0.1');
+  ok(add);
+  assert.deepEqual(only().body, { prefix: '10.100.0.0/16', via: '10.9.0.1' });
+  assert.match(add.stdout, /^10\.100\.0\.0\/16\s+10\.9\.0\.1\s+ru\s+static$/m);
+
+  unix.reset();
+  unix.answer('POST', '/v1/routes', 201, ROUTES[2]);
+  ok(await cli('route', 'add', 'fd64::/48', '--interface', 'ru'));
+  assert.deepEqual(only().body, { prefix: 'fd64::/48', interface: 'ru' });
+
+  unix.reset();
+  unix.answer('GET', '/v1/routes', 200, ROUTES);
+  const ls = await cli('route', 'ls');
+  ok(ls);
+  const lines = ls.stdout.split('\n').filter((l) => l !== '');
+  assert.deepEqual(lines.map((l) => l.split(/\s+/)), [
+    ['PREFIX', 'VIA', 'INTERFACE', 'KIND'],
+    ['10.0.0.0/24', '-', 'r0', 'connected'],
+    ['10.100.0.0/16', '10.9.0.1', 'ru', 'static'],
+    ['fd64::/48', '-', 'ru', 'static(pending)'],
+  ]);
+
+  for (const [word, prefix] of [['del', '10.100.0.0/16'], ['rm', 'fd64::/48']] as const) {
+    unix.reset();
+    const url = `/v1/routes?prefix=${encodeURIComponent(prefix)}`;
+    unix.answer('DELETE', url, 204);
+    ok(await cli('route', word, prefix));
+    const req = only();
+    assert.equal(req.method, 'DELETE');
+    assert.equal(req.url, url);
+  }
+  assert.equal(encodeURIComponent('10.100.0.0/16'), '10.100.0.0%2F16');
+
+  unix.reset();
+  const connected = `/v1/routes?prefix=${encodeURIComponent('10.0.0.0/24')}`;
+  unix.answer('DELETE', connected, 409, problem(409, 'TW_ERR_IN_USE', '10.0.0.0/24 is the connected route of router interface r0').body);
+  const refused = await cli('route', 'del', '10.0.0.0/24');
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /connected route of router interface r0 \(TW_ERR_IN_USE\)/);
+});
+
+test('neighbor ls: ADDRESS MAC INTERFACE STATE AGE, "-" for an unresolved MAC', async () => {
+  unix.answer('GET', '/v1/neighbors', 200, [
+    { address: '10.0.0.1', mac: '02:00:00:00:00:01', interface: 'r0', state: 'reachable', ageSeconds: 12 },
+    { address: 'fd00::9', mac: null, interface: 'r0', state: 'incomplete', ageSeconds: 0 },
+  ]);
+  const r = await cli('neighbor', 'ls');
+  ok(r);
+  assert.equal(only().url, '/v1/neighbors');
+  const [head, a, b] = tableLines(r.stdout);
+  assert.deepEqual(head?.split(/\s+/), ['ADDRESS', 'MAC', 'INTERFACE', 'STATE', 'AGE']);
+  assert.deepEqual(a?.split(/\s+/), ['10.0.0.1', '02:00:00:00:00:01', 'r0', 'reachable', '12s']);
+  assert.deepEqual(b?.split(/\s+/), ['fd00::9', '-', 'r0', 'incomplete', '0s']);
+});
+
+test('router commands: bad usage exits 2 and sends nothing; help covers the groups', async () => {
+  const cases = [
+    ['link'],
+    ['link', 'add'],
+    ['link', 'add', 'tun0', '--kind', 'tap'],
+    ['link', 'add', 'tun0', '--mtu', 'big'],
+    ['link', 'ls', 'tun0'],
+    ['link', 'del'],
+    ['router'],
+    ['router', 'bogus'],
+    ['router', 'iface'],
+    ['router', 'iface', 'bogus'],
+    ['router', 'iface', 'add', 'r0', '--address', '10.0.0.254/24'],
+    ['router', 'iface', 'add', 'r0', '--bridge', 'br0', '--link', 'tun0', '--address', '10.0.0.254/24'],
+    ['router', 'iface', 'add', 'r0', '--bridge', 'br0'],
+    ['router', 'iface', 'add', 'r0', '--bridge', 'br0', '--address', '10.0.0.254/24', '--via', '10.0.0.1'],
+    ['router', 'show', 'extra'],
+    ['route', 'add', '10.0.0.0/8'],
+    ['route', 'add', '10.0.0.0/8', '--peer', '10.0.0.1'],
+    ['route', 'ls', '--via', 'x'],
+    ['route', 'del'],
+    ['neighbor'],
+    ['neighbor', 'ls', 'r0'],
+  ];
+  for (const args of cases) {
+    const r = await cli(...args);
+    assert.equal(r.code, 2, `tapwire ${args.join(' ')}: exit ${r.code}, stderr ${r.stderr}`);
+    assert.equal(r.stdout, '', args.join(' '));
+    assert.match(r.stderr, /^tapwire: .+\n\nUsage/, args.join(' '));
+  }
+  assert.match((await cli('router', 'iface')).stderr, /^tapwire: router iface: missing command/);
+  assert.match((await cli('router', 'iface', 'bogus')).stderr, /^tapwire: unknown command 'router iface bogus'/);
+  assert.deepEqual(unix.requests, []);
+
+  const top = await cli('--help');
+  ok(top);
+  for (const c of ['link add NAME', 'link ls', 'link del NAME', 'router show', 'router iface add NAME (--bridge BRIDGE | --link LINK)', 'router iface ls', 'route add PREFIX', 'route del PREFIX', 'neighbor ls']) {
+    assert.ok(top.stdout.includes(`tapwire ${c}`), c);
+  }
+  const group = await cli('router', '--help');
+  ok(group);
+  assert.ok(group.stdout.includes('tapwire router show') && group.stdout.includes('tapwire router iface add'));
+  assert.ok(!group.stdout.includes('tapwire route add'));
+  const sub = await cli('router', 'iface', '--help');
+  ok(sub);
+  assert.ok(sub.stdout.includes('tapwire router iface ls') && !sub.stdout.includes('tapwire router show'));
+  const one = await cli('route', 'add', '--help');
+  ok(one);
+  assert.ok(one.stdout.includes('--via ADDR') && one.stdout.includes('--interface NAME') && !one.stdout.includes('route ls'));
+  assert.deepEqual(unix.requests, []);
+});
+
 test('errors: the problem\'s detail and code on stderr, exit 1, nothing on stdout', async () => {
   const r = await cli('bridge', 'show', 'br9'); // the fake's default: 404 TW_ERR_NOT_FOUND
   assert.equal(r.code, 1);

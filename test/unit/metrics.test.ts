@@ -1,10 +1,11 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import type { BridgeStatus, PortStatus } from '../../src/daemon/daemon.js';
+import type { BridgeStatus, LinkStatus, PortStatus, RouterInterfaceStatus, RouterStatus } from '../../src/daemon/daemon.js';
 import { BRIDGE_FIELDS } from '../../src/dataplane/counters.js';
 import { Metrics, MetricsSource, UNMATCHED_ROUTE } from '../../src/metrics/metrics.js';
 import { DROP_REASONS } from '../../src/ports/drop-reason.js';
+import { ICMP_SENT, ROUTER_DROP_REASONS } from '../../src/router/stats.js';
 
 // FakeSource is a daemon with two bridges; tests edit `bridgeList`/`portList` and count the reads.
 class FakeSource implements MetricsSource {
@@ -45,6 +46,45 @@ class FakeSource implements MetricsSource {
     await Promise.resolve();
     if (this.fail) throw new Error('data plane gone');
     return structuredClone(this.portList);
+  }
+}
+
+// RouterSource is FakeSource with a router: a link with its router interface, a router port on br0.
+class RouterSource extends FakeSource {
+  linkList: LinkStatus[] = [
+    {
+      name: 'tun0', kind: 'tun', ifname: 'tun0', netns: 'u', addresses: ['10.9.0.1/30'], mtu: 1500, routes: [], state: 'up', routerInterface: 'ru',
+      counters: { rxFrames: 7, rxBytes: 700, txFrames: 8, txBytes: 800, rxGsoFrames: 0, txGsoFrames: 0, rxBatches: 3, drops: { write_error: 1 } },
+    },
+  ];
+  interfaceList: RouterInterfaceStatus[] = [
+    {
+      name: 'r0', bridge: 'br0', addresses: ['10.0.0.254/24'], mac: '02:74:77:dd:19:16', mtu: 1500, routerAdvertisements: false, state: 'up',
+      counters: { rxFrames: 30, rxBytes: 3000, txFrames: 31, txBytes: 3100, rxGsoFrames: 0, txGsoFrames: 0, rxBatches: 10, drops: {} },
+    },
+    { name: 'ru', link: 'tun0', addresses: ['10.9.0.2/30'], mtu: 1500, routerAdvertisements: false, state: 'up', counters: this.linkList[0]!.counters },
+  ];
+  routerStatus: RouterStatus = {
+    interfaces: 2,
+    routes: 4,
+    counters: {
+      forwarded4: 100, forwarded6: 50, delivered4: 3, delivered6: 2, fragmentsCreated: 4, arpReceived: 5, arpSent: 6, ndpReceived: 7, ndpSent: 8,
+      raSent: 9, icmpRateLimited: 11, neighborEntries: 2, routes4: 3, routes6: 1,
+      drops: { no_route: 12, ttl_expired: 13 },
+      icmpSent: ICMP_SENT.map((k) => ({ family: k.family, type: k.type, count: k.family === 4 && k.type === 'time_exceeded' ? 13 : 0 })),
+    },
+  };
+
+  async links(): Promise<LinkStatus[]> {
+    return structuredClone(this.linkList);
+  }
+
+  async routerInterfaces(): Promise<RouterInterfaceStatus[]> {
+    return structuredClone(this.interfaceList);
+  }
+
+  async router(): Promise<RouterStatus> {
+    return structuredClone(this.routerStatus);
   }
 }
 
@@ -200,6 +240,54 @@ test('metrics: each Metrics has its own registry', async () => {
   assert.match(a.contentType, /^text\/plain; version=0\.0\.4/);
 });
 
+test('metrics: the router\'s counters and gauges, every drop reason and ICMP type, links and router ports as ports', async () => {
+  const src = new RouterSource();
+  const metrics = new Metrics(src);
+  const text = await metrics.render();
+  const all = samples(text);
+  assert.equal(value(all, 'tapwire_router_forwarded_total', { family: '4' }), 100);
+  assert.equal(value(all, 'tapwire_router_forwarded_total', { family: '6' }), 50);
+  assert.equal(value(all, 'tapwire_router_delivered_total', { family: '6' }), 2);
+  assert.equal(value(all, 'tapwire_router_fragments_created_total', {}), 4);
+  assert.equal(value(all, 'tapwire_router_arp_packets_total', { direction: 'received' }), 5);
+  assert.equal(value(all, 'tapwire_router_ndp_packets_total', { direction: 'sent' }), 8);
+  assert.equal(value(all, 'tapwire_router_ra_sent_total', {}), 9);
+  assert.equal(value(all, 'tapwire_router_icmp_rate_limited_total', {}), 11);
+  assert.equal(value(all, 'tapwire_router_neighbors', {}), 2);
+  assert.equal(value(all, 'tapwire_router_routes', { family: '4' }), 3);
+  assert.equal(value(all, 'tapwire_router_routes', { family: '6' }), 1);
+  assert.equal(value(all, 'tapwire_router_interfaces', {}), 2);
+  assert.match(text, /^# TYPE tapwire_router_forwarded_total counter$/m);
+  assert.match(text, /^# TYPE tapwire_router_routes gauge$/m);
+  assert.match(text, /^# TYPE tapwire_router_neighbors gauge$/m);
+  // Every reason and every ICMP message has a series, zero included.
+  assert.deepEqual(find(all, 'tapwire_router_drops_total').map((s) => s.labels.reason).sort(), [...ROUTER_DROP_REASONS].sort());
+  assert.equal(value(all, 'tapwire_router_drops_total', { reason: 'no_route' }), 12);
+  assert.equal(value(all, 'tapwire_router_drops_total', { reason: 'too_big' }), 0);
+  assert.equal(find(all, 'tapwire_router_icmp_sent_total').length, ICMP_SENT.length);
+  assert.equal(value(all, 'tapwire_router_icmp_sent_total', { family: '4', type: 'time_exceeded' }), 13);
+  assert.equal(value(all, 'tapwire_router_icmp_sent_total', { family: '6', type: 'packet_too_big' }), 0);
+  // A link is a port without a bridge; the router's port on a bridge is a port of that bridge. A link's router
+  // interface counts on the link's slot, so it has no series of its own.
+  const tun0 = { bridge: '', port: 'tun0', kind: 'tun' };
+  assert.equal(value(all, 'tapwire_port_rx_frames_total', tun0), 7);
+  assert.equal(value(all, 'tapwire_port_drops_total', { ...tun0, reason: 'write_error' }), 1);
+  assert.equal(value(all, 'tapwire_port_up', tun0), 1);
+  assert.equal(value(all, 'tapwire_port_tx_bytes_total', { bridge: 'br0', port: 'r0', kind: 'router' }), 3100);
+  assert.deepEqual(find(all, 'tapwire_port_rx_frames_total', { port: 'ru' }), []);
+  assert.equal(find(all, 'tapwire_port_rx_frames_total').length, 5);
+
+  src.linkList = [];
+  src.interfaceList = [];
+  const after = samples(await metrics.render());
+  assert.deepEqual(after.filter((s) => s.labels.port === 'tun0' || s.labels.port === 'r0'), [], 'a removed link or interface loses its series');
+});
+
+test('metrics: a source without a router counts nothing for it (no labeled series, the others 0)', async () => {
+  const router = samples(await new Metrics(new FakeSource()).render()).filter((s) => s.name.startsWith('tapwire_router_'));
+  assert.deepEqual(router.filter((s) => Object.keys(s.labels).length > 0 || s.value !== 0), []);
+});
+
 // run starts `cmd` with an argument array (no shell), writes `input` to its stdin and collects the result;
 // a missing program resolves with `missing: true`.
 function run(cmd: string, args: string[], input: string): Promise<{ missing: boolean; code: number | null; stdout: string; stderr: string }> {
@@ -227,7 +315,7 @@ function needTool(t: TestContext, name: string, pkg: string): void {
 }
 
 test('metrics: promtool check metrics accepts the output with no lint problems', async (t) => {
-  const metrics = new Metrics(new FakeSource());
+  const metrics = new Metrics(new RouterSource());
   metrics.observeRequest('GET', '/v1/bridges/:bridge/ports', 200, 0.002);
   const text = await metrics.render();
   const r = await run('promtool', ['check', 'metrics'], text);

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TwError } from '../../src/errors.js';
-import { bridgeSpec, portSpec, topology } from '../../src/daemon/specs.js';
+import { bridgeSpec, linkSpec, parseIpAddress, portSpec, prefixContains, prefixOf, routeSpec, routerInterfaceSpec, routerMac, topology } from '../../src/daemon/specs.js';
+import { parseCidr } from '../../src/wire/cidr.js';
 
 function rejects(fn: () => unknown, pattern: RegExp): void {
   assert.throws(fn, (e: unknown) => e instanceof TwError && e.code === 'TW_ERR_VALIDATION' && pattern.test(e.detail));
@@ -55,9 +56,121 @@ test('specs: topology files', () => {
   const t = topology({ bridges: [{ name: 'br0', ports: [{ name: 'a', kind: 'tap' }] }, { name: 'br1' }] });
   assert.equal(t.bridges.length, 2);
   assert.equal(t.bridges[0]!.ports[0]!.name, 'a');
-  assert.deepEqual(topology({}), { bridges: [] });
+  assert.deepEqual(topology({}), { bridges: [], links: [], routerInterfaces: [], routes: [] });
   rejects(() => topology({ bridges: [{ name: 'br0' }, { name: 'br0' }] }), /defined twice/);
   rejects(() => topology({ bridges: [{ name: 'br0', ports: [{ name: 'a', kind: 'tap' }] }, { name: 'br1', ports: [{ name: 'a', kind: 'tap' }] }] }), /port a is defined twice/);
   rejects(() => topology({ bridges: [{ name: 'br0', ports: [{ name: 'a', kind: 'tap', mtu: 1 }] }] }), /bridges\[0\]\.ports\[0\]\.mtu/);
   rejects(() => topology({ routers: [] }), /unknown field/);
+});
+
+test('specs: addresses without a prefix length', () => {
+  assert.deepEqual(parseIpAddress('10.0.0.1'), { family: 4, address: Uint8Array.from([10, 0, 0, 1]), text: '10.0.0.1' });
+  const v6 = parseIpAddress('FD00:0:0::1');
+  assert.equal(v6.family, 6);
+  assert.equal(v6.text, 'fd00::1');
+  assert.equal(v6.address.length, 16);
+  assert.equal(v6.address[15], 1);
+  for (const bad of ['10.0.0.1/24', '10.0.0', '10.0.0.256', 'fe80::1%eth0', 'x', '']) assert.throws(() => parseIpAddress(bad), RangeError, bad);
+  assert.equal(prefixOf(parseCidr('10.1.2.3/16')).text, '10.1.0.0/16');
+  assert.equal(prefixOf(parseCidr('fd00:1:2:3::9/49')).text, 'fd00:1:2::/49');
+  assert.equal(prefixOf(parseCidr('10.1.2.3/0')).text, '0.0.0.0/0');
+  assert.ok(prefixContains(parseCidr('10.1.0.0/16'), parseIpAddress('10.1.255.3')));
+  assert.ok(!prefixContains(parseCidr('10.1.0.0/16'), parseIpAddress('10.2.0.1')));
+  assert.ok(!prefixContains(parseCidr('10.1.0.0/16'), parseIpAddress('fd00::1')));
+});
+
+test('specs: links are checked field by field', () => {
+  assert.deepEqual(linkSpec({ name: 'tun0', kind: 'tun' }), { name: 'tun0', kind: 'tun', addresses: [], routes: [] });
+  const l = linkSpec({ name: 'up1', kind: 'tun', netns: 'u', addresses: ['10.9.0.1/30', 'FD09::1/64'], peer: '10.9.0.2', mtu: 1400, routes: ['10.0.0.0/8', 'fd00::/16'] });
+  assert.deepEqual(l.addresses.map((a) => a.text), ['10.9.0.1/30', 'fd09::1/64']);
+  assert.deepEqual(l.routes.map((r) => r.text), ['10.0.0.0/8', 'fd00::/16']);
+  assert.equal(l.peer?.text, '10.9.0.2');
+  assert.equal(l.netns, 'u');
+  assert.equal(l.mtu, 1400);
+  rejects(() => linkSpec({ name: 'tun0' }), /link\.kind must be one of "tun"; got undefined/);
+  rejects(() => linkSpec({ name: 'tun0', kind: 'tap' }), /link\.kind/);
+  rejects(() => linkSpec({ name: 'a-name-of-16-byte', kind: 'tun' }), /link\.name/);
+  rejects(() => linkSpec({ name: 'tun0', kind: 'tun', mac: '02:00:00:00:00:01' }), /unknown field "mac"/);
+  rejects(() => linkSpec({ name: 'tun0', kind: 'tun', netns: '../x' }), /link\.netns/);
+  rejects(() => linkSpec({ name: 'tun0', kind: 'tun', addresses: ['10.9.0.1'] }), /link\.addresses\[0\]/);
+  rejects(() => linkSpec({ name: 'tun0', kind: 'tun', addresses: ['10.9.0.0/24'] }), /network address of 10\.9\.0\.0\/24/);
+  rejects(() => linkSpec({ name: 'tun0', kind: 'tun', addresses: ['10.9.0.255/24'] }), /broadcast address of 10\.9\.0\.0\/24/);
+  assert.equal(linkSpec({ name: 'tun0', kind: 'tun', addresses: ['10.9.0.0/31', '10.9.1.0/32'] }).addresses.length, 2, '/31 and /32 have no network or broadcast address');
+  rejects(() => linkSpec({ name: 'tun0', kind: 'tun', addresses: ['10.9.0.1/30'], peer: '10.9.0.2/30' }), /link\.peer: an address without a prefix length/);
+  rejects(() => linkSpec({ name: 'tun0', kind: 'tun', addresses: ['10.9.0.1/30'], peer: 'fd00::2' }), /link\.peer fd00::2 is IPv6, but link\.addresses has no IPv6 address/);
+  rejects(() => linkSpec({ name: 'tun0', kind: 'tun', addresses: ['10.9.0.1/30'], peer: '10.9.0.1' }), /is one of link\.addresses/);
+  rejects(() => linkSpec({ name: 'tun0', kind: 'tun', addresses: ['10.9.0.1/30'], peer: '224.0.0.1' }), /multicast/);
+  rejects(() => linkSpec({ name: 'tun0', kind: 'tun', addresses: ['10.9.0.1/30'], peer: '0.0.0.0' }), /unspecified/);
+  rejects(() => linkSpec({ name: 'tun0', kind: 'tun', mtu: 67 }), /link\.mtu must be an integer from 68 to 65521/);
+  rejects(() => linkSpec({ name: 'tun0', kind: 'tun', mtu: 1000, addresses: ['fd00::1/64'] }), /link\.mtu must be at least 1280 with IPv6/);
+  rejects(() => linkSpec({ name: 'tun0', kind: 'tun', routes: ['10.1.2.3/16'] }), /link\.routes\[0\]: 10\.1\.2\.3\/16 has host bits set; the prefix is 10\.1\.0\.0\/16/);
+  rejects(() => linkSpec({ name: 'tun0', kind: 'tun', routes: ['10.0.0.0/8', '10.0.0.0/8'] }), /routes\[1\]: 10\.0\.0\.0\/8 is listed twice/);
+  rejects(() => linkSpec({ name: 'tun0', kind: 'tun', routes: '10.0.0.0/8' }), /link\.routes must be an array/);
+});
+
+test('specs: router interfaces are on a bridge or a link, with addresses, a derived MAC and RAs only on bridges', () => {
+  const r = routerInterfaceSpec({ name: 'r0', bridge: 'br0', addresses: ['10.0.0.254/24', 'fd00::fe/64'], routerAdvertisements: true, mtu: 9000 });
+  assert.equal(r.bridge, 'br0');
+  assert.equal(r.link, undefined);
+  assert.equal(r.mac, routerMac('r0'));
+  assert.equal(r.routerAdvertisements, true);
+  assert.equal(r.mtu, 9000);
+  // 02:74:77 and the first 3 bytes of sha256("r0"): the same name always gets the same MAC.
+  assert.match(routerMac('r0'), /^02:74:77(:[0-9a-f]{2}){3}$/);
+  assert.equal(routerMac('r0'), '02:74:77:dd:19:16'); // printf r0 | sha256sum: dd1916...
+  assert.notEqual(routerMac('r0'), routerMac('r1'));
+  assert.equal(routerInterfaceSpec({ name: 'r0', bridge: 'br0', addresses: ['10.0.0.254/24'], mac: '02:AA:00:00:00:01' }).mac, '02:aa:00:00:00:01');
+  const l = routerInterfaceSpec({ name: 'ru', link: 'tun0', addresses: ['10.9.0.2/30'] });
+  assert.equal(l.link, 'tun0');
+  assert.equal(l.routerAdvertisements, false);
+  const w = 'routerInterface';
+  rejects(() => routerInterfaceSpec({ name: 'r0', addresses: ['10.0.0.254/24'] }), new RegExp(`${w} needs exactly one of "bridge".*or "link"`));
+  rejects(() => routerInterfaceSpec({ name: 'r0', bridge: 'br0', link: 'tun0', addresses: ['10.0.0.254/24'] }), /exactly one of/);
+  rejects(() => routerInterfaceSpec({ name: 'r0', bridge: 'br0' }), /routerInterface\.addresses is required/);
+  rejects(() => routerInterfaceSpec({ name: 'r0', bridge: 'br0', addresses: [] }), /routerInterface\.addresses needs at least one address/);
+  rejects(() => routerInterfaceSpec({ name: 'r0', bridge: 'br0', addresses: ['10.0.0.0/24'] }), /network address/);
+  rejects(() => routerInterfaceSpec({ name: 'r0', bridge: 'br 0', addresses: ['10.0.0.254/24'] }), /routerInterface\.bridge/);
+  rejects(() => routerInterfaceSpec({ name: 'r0', link: 'tun0', addresses: ['10.9.0.2/30'], mac: '02:00:00:00:00:01' }), /routerInterface\.mac is only for an interface on a bridge/);
+  rejects(() => routerInterfaceSpec({ name: 'r0', bridge: 'br0', addresses: ['10.0.0.254/24'], mac: '01:00:00:00:00:01' }), /unicast/);
+  rejects(() => routerInterfaceSpec({ name: 'r0', link: 'tun0', addresses: ['fd00::2/64'], routerAdvertisements: true }), /routerAdvertisements is only for an interface on a bridge/);
+  rejects(() => routerInterfaceSpec({ name: 'r0', bridge: 'br0', addresses: ['10.0.0.254/24'], routerAdvertisements: true }), /routerAdvertisements needs an IPv6 address/);
+  rejects(() => routerInterfaceSpec({ name: 'r0', bridge: 'br0', addresses: ['10.0.0.254/24'], routerAdvertisements: 'yes' }), /true or false/);
+  rejects(() => routerInterfaceSpec({ name: 'r0', bridge: 'br0', addresses: ['fd00::fe/64'], mtu: 1279 }), /at least 1280/);
+  rejects(() => routerInterfaceSpec({ name: 'r0', bridge: 'br0', addresses: ['10.0.0.254/24'], vlan: 5 }), /unknown field "vlan"/);
+});
+
+test('specs: routes have a prefix without host bits and a next hop of its family, an interface, or both', () => {
+  const r = routeSpec({ prefix: '10.2.0.0/16', via: '10.1.0.254' });
+  assert.equal(r.prefix.text, '10.2.0.0/16');
+  assert.equal(r.via?.text, '10.1.0.254');
+  assert.equal(routeSpec({ prefix: '0.0.0.0/0', interface: 'ru' }).interface, 'ru');
+  assert.equal(routeSpec({ prefix: 'FD00:2:0::/48', via: 'fe80::1', interface: 'r0' }).prefix.text, 'fd00:2::/48');
+  rejects(() => routeSpec({ prefix: '10.1.2.3/16', via: '10.0.0.1' }), /route\.prefix: 10\.1\.2\.3\/16 has host bits set; the prefix is 10\.1\.0\.0\/16/);
+  rejects(() => routeSpec({ prefix: '10.1.0.0', via: '10.0.0.1' }), /route\.prefix: not an address with a prefix length/);
+  rejects(() => routeSpec({ prefix: '10.1.0.0/16' }), /route needs "via".*"interface".*or both/);
+  rejects(() => routeSpec({ prefix: '10.1.0.0/16', via: 'fd00::1' }), /route\.via fd00::1 is IPv6 but route\.prefix 10\.1\.0\.0\/16 is IPv4/);
+  rejects(() => routeSpec({ prefix: 'fd00:2::/48', via: 'fe80::1' }), /link-local: give route\.interface too/);
+  rejects(() => routeSpec({ prefix: '10.1.0.0/16', via: '10.0.0.1/24' }), /route\.via: an address without a prefix length/);
+  rejects(() => routeSpec({ prefix: '10.1.0.0/16', via: '127.0.0.1' }), /loopback/);
+  rejects(() => routeSpec({ prefix: '10.1.0.0/16', via: '255.255.255.255' }), /broadcast/);
+  rejects(() => routeSpec({ prefix: '10.1.0.0/16', interface: 'bad name' }), /route\.interface/);
+  rejects(() => routeSpec({ prefix: '10.1.0.0/16', via: '10.0.0.1', metric: 5 }), /unknown field "metric"/);
+});
+
+test('specs: topology files with links, router interfaces and routes', () => {
+  const t = topology({
+    bridges: [{ name: 'br0', ports: [{ name: 'h1', kind: 'tap' }] }],
+    links: [{ name: 'tun0', kind: 'tun', addresses: ['10.9.0.1/30'] }],
+    routerInterfaces: [{ name: 'r0', bridge: 'br0', addresses: ['10.0.0.254/24'] }, { name: 'ru', link: 'tun0', addresses: ['10.9.0.2/30'] }],
+    routes: [{ prefix: '10.100.0.0/16', via: '10.9.0.1' }],
+  });
+  assert.equal(t.links[0]!.name, 'tun0');
+  assert.deepEqual(t.routerInterfaces.map((r) => r.name), ['r0', 'ru']);
+  assert.equal(t.routes[0]!.prefix.text, '10.100.0.0/16');
+  rejects(() => topology({ links: [{ name: 'tun0', kind: 'tun', mtu: 1 }] }), /links\[0\]\.mtu/);
+  rejects(() => topology({ links: {} }), /topology\.links must be an array/);
+  rejects(() => topology({ bridges: [{ name: 'br0', ports: [{ name: 'x', kind: 'tap' }] }], links: [{ name: 'x', kind: 'tun' }] }), /links\[0\]\.name: link x has the name of port x/);
+  rejects(() => topology({ links: [{ name: 'x', kind: 'tun' }], routerInterfaces: [{ name: 'x', link: 'x', addresses: ['10.0.0.1/24'] }] }), /router interface x has the name of link x/);
+  rejects(() => topology({ routes: [{ prefix: '10.0.0.0/8', interface: 'a' }, { prefix: '10.0.0.0/8', interface: 'b' }] }), /routes\[1\]\.prefix: a route for 10\.0\.0\.0\/8 is defined twice/);
+  rejects(() => topology({ routerInterfaces: [{ name: 'r0', addresses: ['10.0.0.254/24'] }] }), /routerInterfaces\[0\] needs exactly one of/);
 });
