@@ -10,18 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { Lab, run } from '../helpers/lab.js';
 import { RunningDaemon, daemonFiles, startDaemon } from '../helpers/daemon.js';
 import { requirePrivileges } from '../helpers/privileged.js';
+import { curl } from '../helpers/curl.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-
-/** curl calls the API over the unix socket and returns the status and parsed body. */
-async function curl(socket: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
-  const args = ['-sS', '--unix-socket', socket, '-X', method, '-o', '-', '-w', '\n%{http_code}', `http://tapwire${path}`];
-  if (body !== undefined) args.push('-H', 'content-type: application/json', '--data-binary', JSON.stringify(body));
-  const r = await run('curl', args);
-  const i = r.stdout.lastIndexOf('\n');
-  const text = r.stdout.slice(0, i);
-  return { status: Number(r.stdout.slice(i + 1)), body: text === '' ? undefined : text.startsWith('{') || text.startsWith('[') ? JSON.parse(text) : text };
-}
 
 async function tapwire(socket: string, ...args: string[]): Promise<string> {
   return (await run(process.execPath, [CLI, '--socket', socket, ...args])).stdout;
