@@ -23,6 +23,9 @@
 //   udp64  iperf3 UDP with 64-byte payloads at full speed (`-u -b 0 -l 64`) h1 -> h2, packets per second
 //          delivered: the receiver's packets minus the lost ones, over its seconds.
 // The duration of each iperf3 test is `--seconds N` (or env BENCH_SECONDS), 5 by default.
+// Then the routed path (bench/routed.ts: one TCP stream through the kernel's forwarding and through
+// tapwire's router, hosts in two subnets) and the route table microbenchmark (bench/route-lookup.ts:
+// lookups/s with 100,000 routes per family).
 //
 // Output: the table on stdout, progress on stderr, and every raw figure, ratio, the kernel version and the
 // targets (pass/fail) in bench-results/bench-<ISO 8601 time>.json. The exit code is 0 when every figure was
@@ -35,6 +38,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Lab } from '../test/helpers/lab.js';
 import { RunningDaemon, startDaemon } from '../test/helpers/daemon.js';
+import { routedBench } from './routed.js';
+import { routeLookupBench } from './route-lookup.js';
 
 /** FAMILY marks the benchmark's namespaces (Lab removes stale ones of dead runs of this family). */
 export const FAMILY = 'twb';
@@ -585,10 +590,14 @@ export interface Target {
   name: string;
   pass: boolean | null;
   value: number | null;
+  /** unit of value when it is not a ratio (e.g. "M/s") */
+  unit?: string;
 }
 
-function target(name: string, value: number | null, ok: (v: number) => boolean): Target {
-  return { name, value, pass: value === null ? null : ok(value) };
+function target(name: string, value: number | null, ok: (v: number) => boolean, unit?: string): Target {
+  const t: Target = { name, value, pass: value === null ? null : ok(value) };
+  if (unit !== undefined) t.unit = unit;
+  return t;
 }
 
 /** judgeTargets checks the project's targets against the ratios. */
@@ -627,7 +636,7 @@ export function formatTable(results: Record<SwitchName, SwitchResult>, ratios: R
 }
 
 function formatTargets(targets: Target[]): string {
-  return targets.map((t) => `${t.pass === null ? 'UNKNOWN' : t.pass ? 'PASS' : 'FAIL'}  ${t.name}  (${formatRatio(t.value)})`).join('\n');
+  return targets.map((t) => `${t.pass === null ? 'UNKNOWN' : t.pass ? 'PASS' : 'FAIL'}  ${t.name}  (${t.unit === undefined ? formatRatio(t.value) : `${t.value?.toFixed(1) ?? 'n/a'} ${t.unit}`})`).join('\n');
 }
 
 /** resultsDir is bench-results/ at the repository root (git-ignored). */
@@ -669,7 +678,8 @@ function installGuards(seconds: number): void {
   process.once('SIGINT', () => void abort('SIGINT', 130));
   process.once('SIGTERM', () => void abort('SIGTERM', 143));
   // Setup, warm-up and close are bounded by ~150 s per switch, the four measures by their own timeouts.
-  const limitMs = SWITCHES.length * (150 + 4 * (seconds + 30)) * 1000;
+  // The routed path: 2 rounds x 2 rigs, each bounded by setup + one iperf3 test; the lookups take seconds.
+  const limitMs = (SWITCHES.length * (150 + 4 * (seconds + 30)) + 4 * (90 + seconds + 30) + 120) * 1000;
   setTimeout(() => void abort(`watchdog: run exceeded ${limitMs / 1000} s`, 2), limitMs).unref();
 }
 
@@ -691,9 +701,23 @@ async function main(): Promise<number> {
     await step;
   }
   if (stopping) throw new Stopping();
+  progress('routed path: kernel forwarding vs tapwire router');
+  const routedStep = routedBench(FAMILY, seconds, progress, labs);
+  inFlight = routedStep;
+  const routed = await routedStep;
+  if (stopping) throw new Stopping();
+  progress('route table: 100,000 routes per family');
+  const lookups = await routeLookupBench();
   const ratios = computeRatios(results);
-  const targets = judgeTargets(ratios);
-  process.stdout.write(`${formatTable(results, ratios)}\n\ntargets:\n${formatTargets(targets)}\n`);
+  const targets = [
+    ...judgeTargets(ratios),
+    target('routed tcp >= 0.4x kernel forwarding', routed.ratio, (v) => v >= 0.4),
+    target('route lookups v4 >= 3M/s (100k routes)', lookups.v4.lookupsPerSec / 1e6, (v) => v >= 3, 'M/s'),
+    target('route lookups v6 >= 3M/s (100k routes)', lookups.v6.lookupsPerSec / 1e6, (v) => v >= 3, 'M/s'),
+  ];
+  const routedLine = `routed TCP 1 stream (Gb/s): kernel forwarding ${routed.kernel?.toFixed(2) ?? 'n/a'}, tapwire router ${routed.tapwire?.toFixed(2) ?? 'n/a'}, ratio ${formatRatio(routed.ratio)}`;
+  const lookupLine = `route lookups, 100k routes: IPv4 ${(lookups.v4.lookupsPerSec / 1e6).toFixed(1)} M/s (${(lookups.v4.heapBytes / 2 ** 20).toFixed(1)} MiB), IPv6 ${(lookups.v6.lookupsPerSec / 1e6).toFixed(1)} M/s (${(lookups.v6.heapBytes / 2 ** 20).toFixed(1)} MiB)`;
+  process.stdout.write(`${formatTable(results, ratios)}\n\n${routedLine}\n${lookupLine}\n\ntargets:\n${formatTargets(targets)}\n`);
   const report = {
     started: started.toISOString(),
     finished: new Date().toISOString(),
@@ -706,10 +730,12 @@ async function main(): Promise<number> {
     units: Object.fromEntries(FIGURES.map((f) => [f, FIGURE_INFO[f].unit])),
     results,
     ratios,
+    routed,
+    routeLookups: lookups,
     targets,
   };
   progress(`wrote ${writeReport(report, started)}`);
-  const missing = SWITCHES.some((s) => FIGURES.some((f) => results[s].figures[f] === null));
+  const missing = SWITCHES.some((s) => FIGURES.some((f) => results[s].figures[f] === null)) || routed.ratio === null;
   return missing ? 1 : 0;
 }
 
