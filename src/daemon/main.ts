@@ -24,13 +24,15 @@ const USAGE = `Usage: tapwired [options]
   --token-file PATH      the token for --listen (default: generated into <state-dir>/api-token, mode 0600)
   --metrics-listen HOST:PORT  serve GET /metrics without authentication on HOST:PORT
   --state-dir DIR        where state.json is kept (default /var/lib/tapwire)
-  --config FILE          also build the bridges and ports of FILE (JSON) that the state does not have yet
+  --config FILE          also build what FILE (JSON: bridges with ports, links, routerInterfaces, routes)
+                         holds and the state does not have yet
   --log-level LEVEL      fatal, error, warn, info (default), debug, trace
   --version, --help
 
 Each option can also be set in the environment: TAPWIRE_SOCKET, TAPWIRE_LISTEN, TAPWIRE_TOKEN_FILE,
 TAPWIRE_METRICS_LISTEN, TAPWIRE_STATE_DIR, TAPWIRE_CONFIG, TAPWIRE_LOG_LEVEL (the flag wins).
-Signals: SIGTERM/SIGINT stop cleanly; SIGUSR1 logs every bridge's and port's counters as one "stats" line.`;
+Signals: SIGTERM/SIGINT stop cleanly; SIGUSR1 logs the counters of every bridge, port and link, and the
+router's, as one "stats" line.`;
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
 const OPTIONS = {
@@ -177,7 +179,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGUSR1', () => {
-    void Promise.all([daemon.bridges(), daemon.ports()]).then(([bridges, ports]) => log.info({ bridges, ports }, 'stats'));
+    void Promise.all([daemon.bridges(), daemon.ports(), daemon.links(), daemon.router()]).then(([bridges, ports, links, router]) => log.info({ bridges, ports, links, router }, 'stats'));
   });
   log.info({ version: VERSION, socket: socketPath, listen: flags.listen, metricsListen: flags['metrics-listen'], stateDir }, 'ready');
 }
