@@ -11,7 +11,7 @@
 // Before timing, a sample of the addresses is checked against a linear scan of the routes, so that the
 // benchmark cannot report the speed of a wrong table (it throws instead).
 // Heap: with `node --expose-gc`, heapUsed + arrayBuffers after a gc, before and after the inserts of each
-// family (the IPv4 figure includes both first-level tables, about 1.2 MB). Without --expose-gc the figures
+// family (the IPv4 figures include both first-level tables, about 1.2 MB). Without --expose-gc the figures
 // include garbage; `tableBytes` is the size of the table's typed arrays and needs no gc.
 // Run alone: `node --expose-gc dist/bench/route-lookup.js [routes] [seconds]` prints JSON.
 import { performance } from 'node:perf_hooks';
@@ -67,11 +67,14 @@ interface RouteSet {
   count: number;
 }
 
-function heapNow(): number {
+/** heapNow returns heapUsed + arrayBuffers after a gc; array buffers are freed by a sweeper after the gc, so it waits. */
+async function heapNow(): Promise<number> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc !== undefined) {
-    gc();
-    gc();
+    for (let i = 0; i < 3; i++) {
+      gc();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
   const m = process.memoryUsage();
   return m.heapUsed + m.arrayBuffers;
@@ -186,17 +189,17 @@ export async function routeLookupBench(opts: RouteLookupOptions = {}): Promise<{
   const addr4 = addresses(set4, nAddr, rnd);
   const addr6 = new Uint8Array(addresses(set6, nAddr, rnd).buffer).map((_, i, a) => a[(i & ~3) + 3 - (i & 3)]!);
 
+  const base = await heapNow();
   const table = new RouteTable();
-  const base = heapNow();
   let t0 = performance.now();
   for (let r = 0; r < set4.count; r++) table.insert(4, toBytes(set4.key, r, 1), set4.len[r]!, r);
   const insert4 = performance.now() - t0;
-  const after4 = heapNow();
+  const after4 = await heapNow();
   const bytes4 = table.byteLength;
   t0 = performance.now();
   for (let r = 0; r < set6.count; r++) table.insert(6, toBytes(set6.key, r * 4, 4), set6.len[r]!, r);
   const insert6 = performance.now() - t0;
-  const after6 = heapNow();
+  const after6 = await heapNow();
   const bytes6 = table.byteLength - bytes4;
 
   // The check: a sample of the very addresses that are timed, against the linear scan.
@@ -224,7 +227,6 @@ export async function routeLookupBench(opts: RouteLookupOptions = {}): Promise<{
     for (let i = c * CHUNK, end = i + CHUNK; i < end; i++) s = (s + table.lookup6(addr6, i << 4)) | 0;
     return s;
   });
-  await Promise.resolve();
   return {
     v4: { routes: table.size4, lookupsPerSec: rate4, insertMs: Math.round(insert4), heapBytes: after4 - base, tableBytes: bytes4 },
     v6: { routes: table.size6, lookupsPerSec: rate6, insertMs: Math.round(insert6), heapBytes: after6 - after4, tableBytes: bytes6 },

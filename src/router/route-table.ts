@@ -11,13 +11,17 @@
 //   prefixes into the leaves: an insert or a removal then touches slots of exactly one node.
 // - Path compression: a node exists only where a prefix ends or paths branch; a child pointer that skips
 //   levels is stored negative, and only then does the lookup read the child's header (its depth and key)
-//   to check the skipped bits. A random /24 or /32 under a lonely /16 is found in two node reads, and an
-//   IPv6 /64 in a few /32 allocations in about eight, the top ones of which stay in cache.
+//   to check the skipped bits. A random /24 or /32 under a lonely /16 is found with the first-level slot
+//   and one node; in the benchmark's IPv6 set (100k prefixes in four /32s) a lookup visits 6.7 nodes on
+//   average, the upper ones of which stay in cache.
 // - The exact set of prefixes lives in a PrefixMap (a hash table in another Int32Array): `get`, `remove`,
 //   `entries` and the fallback after a removal (the next shorter prefix of the same node) ask it.
 // - Removal frees nodes that hold neither prefixes nor children and splices out a node left with no prefix
 //   and one child, so memory is reclaimed; freed nodes go on a free list and are reused before the pool
 //   grows (by 1.5x).
+// Measured on this machine (bench/route-lookup.ts, 100k random routes per family, best of 5 rounds, noisy):
+// IPv4 19-38 M lookups/s, IPv6 3.4-6.8 M/s; about 22 MB of typed arrays for IPv4 and 25 MB for IPv6;
+// 100k inserts in about 0.3 s per family.
 // Considered and not chosen: leaf pushing (halves the slot, but a short prefix must then be rewritten into
 // every node below it); stride-8 nodes (fewer levels, but a 2 KiB node per sparse route: the 335 MB of the
 // earlier attempt); binary search on lengths with hash tables (about as many memory reads per lookup for
