@@ -1,6 +1,11 @@
 // Entry of the tapwire addon: src/native/index.ts is its only importer.
 #include "common.h"
 
+namespace tw {
+// InitFdPass (native/fdpass.cc): SCM_RIGHTS fd passing and peer credentials for `vm` ports.
+Napi::Object InitFdPass(Napi::Env env, Napi::Object exports);
+}  // namespace tw
+
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -8,6 +13,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tw::InitNetlink(env, exports);
   tw::InitIoLoop(env, exports);
   tw::InitPacket(env, exports);
+  tw::InitFdPass(env, exports);
   return exports;
 }
 

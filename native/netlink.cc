@@ -87,7 +87,7 @@ int Resolve(const std::string& ifname, int* index) {
 
 bool ValidIfname(const std::string& name) { return !name.empty() && name.size() < IFNAMSIZ && name.find('/') == std::string::npos; }
 
-// linkSet({ ifname, netns?, mac?: Uint8Array(6), mtu?: number, up?: boolean }): RTM_NEWLINK on an existing
+// linkSet({ ifname, netns?, mac?: Uint8Array(6), mtu?: number, up?: boolean, noarp?: boolean }): RTM_NEWLINK on an existing
 // interface. The MAC and MTU are applied before the flags, in the same request.
 Napi::Value LinkSet(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -114,8 +114,14 @@ Napi::Value LinkSet(const Napi::CallbackInfo& info) {
   }
   Napi::Value up = o.Get("up");
   if (up.IsBoolean()) {
-    ifi->ifi_change = IFF_UP;
-    ifi->ifi_flags = up.As<Napi::Boolean>().Value() ? IFF_UP : 0;
+    ifi->ifi_change |= IFF_UP;
+    if (up.As<Napi::Boolean>().Value()) ifi->ifi_flags |= IFF_UP;
+  }
+  // noarp: IFF_NOARP (`ip link set NAME arp off`), for the host side of a VM's TAP.
+  Napi::Value noarp = o.Get("noarp");
+  if (noarp.IsBoolean()) {
+    ifi->ifi_change |= IFF_NOARP;
+    if (noarp.As<Napi::Boolean>().Value()) ifi->ifi_flags |= IFF_NOARP;
   }
   Netns ns(StringProp(o, "netns"));
   if (ns.Error() != 0) return ThrowErrno(env, ns.Error(), ns.FailedCall());

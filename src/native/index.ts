@@ -76,7 +76,8 @@ export interface NativeAddon {
   closeFd(fd: number): void;
   /** openPacket opens an AF_PACKET socket on an existing interface (12-byte vnet headers, promiscuous). */
   openPacket(options: { ifname: string }): { fd: number; ifindex: number; mtu: number };
-  linkSet(options: LinkRef & { mac?: Uint8Array; mtu?: number; up?: boolean }): void;
+  /** linkSet changes an interface's MAC, MTU, up/down and (noarp) IFF_NOARP, in one RTM_NEWLINK. */
+  linkSet(options: LinkRef & { mac?: Uint8Array; mtu?: number; up?: boolean; noarp?: boolean }): void;
   linkMove(options: LinkRef & { to: string }): void;
   linkDel(options: LinkRef): void;
   linkIndex(options: LinkRef): number;
@@ -86,7 +87,47 @@ export interface NativeAddon {
   routeAdd(options: LinkRef & { family: 4 | 6; destination: Uint8Array; prefixLength: number; gateway?: Uint8Array }): void;
   offloadFlags: { CSUM: number; TSO4: number; TSO6: number; TSO_ECN: number; USO4: number; USO6: number };
   IoLoop: new (options: IoLoopOptions, onBatch: BatchHandler) => IoLoop;
+
+  // --- fd passing (native/fdpass.cc; its header comment is the contract) ---
+  /** sendFd sends `fd` (SCM_RIGHTS) with `payload` (at least 1 byte) on a connected AF_UNIX stream socket; returns the bytes sent (short only on a full send buffer). */
+  sendFd(socketFd: number, fd: number, payload: Uint8Array): number;
+  /** peerCred gives the peer's credentials at connect(); `groups` (SO_PEERGROUPS) is null on kernels before 4.13. */
+  peerCred(socketFd: number): PeerCred;
+  /** requestFd connects to `path`, sends `request` and blocks (at most timeoutMs in all) for the reply line and at most one fd (close-on-exec). */
+  requestFd(path: string, request: Uint8Array, timeoutMs: number): { fd: number | null; reply: Buffer };
+  /** UnixListener listens on a unix stream socket (bind, chmod, chown, then listen) and hands each accepted fd to onAccept. */
+  UnixListener: new (options: UnixListenerOptions, onAccept: AcceptHandler) => UnixListener;
 }
+
+/** PeerCred is what SO_PEERCRED and SO_PEERGROUPS tell about the process at the other end of a unix socket. */
+export interface PeerCred {
+  pid: number;
+  uid: number;
+  gid: number;
+  /** Supplementary groups, or null where the kernel cannot tell (before Linux 4.13). */
+  groups: number[] | null;
+}
+
+/** UnixListenerOptions are the socket file's path (1-107 bytes), its mode, and optionally its group. */
+export interface UnixListenerOptions {
+  path: string;
+  mode: number;
+  gid?: number;
+  backlog?: number;
+}
+
+/** AcceptHandler gets each accepted connection (non-blocking, close-on-exec; the handler owns it), or fd -1 and the errno that stopped accepting until resume(). */
+export type AcceptHandler = (fd: number, errno: number) => void;
+
+/** UnixListener is the listening socket of native/fdpass.cc. */
+export interface UnixListener {
+  readonly fd: number;
+  /** resume polls again after an accept error stopped it. */
+  resume(): void;
+  /** close stops accepting and closes the listening fd (not the socket file); safe to call twice. */
+  close(): void;
+}
+// --- end of fd passing ---
 
 /** NativeError is what the addon throws when the kernel refuses: `code` is the errno name. */
 export interface NativeError extends Error {
