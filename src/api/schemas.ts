@@ -3,7 +3,7 @@
 // Syntax is checked here; meaning (a CIDR that parses, a unicast MAC) is checked by src/daemon/specs.ts.
 import { DROP_REASONS } from '../ports/drop-reason.js';
 import { AGING_SECONDS_RANGE } from '../bridge/fdb.js';
-import { FDB_MAX_RANGE, MTU_RANGE, NAME_RE, NETNS_RE } from '../daemon/specs.js';
+import { ACCOUNT_RE, FDB_MAX_RANGE, ID_MAX, MTU_RANGE, NAME_RE, NETNS_RE } from '../daemon/specs.js';
 import { ROUTER_DROP_REASONS, ROUTER_FIELDS } from '../router/stats.js';
 
 const name = { type: 'string', pattern: NAME_RE.source, maxLength: 15, description: 'An interface-style name: 1-15 of letters, digits, _ . -' } as const;
@@ -84,6 +84,9 @@ export const Bridge = {
   },
 } as const;
 
+/** account is a user or group, by id or by name. */
+const account = { oneOf: [{ type: 'integer', minimum: 0, maximum: ID_MAX }, { type: 'string', pattern: ACCOUNT_RE.source }] } as const;
+
 /** PortCreate is the body of POST /v1/bridges/{bridge}/ports; more kinds join `kind` with their issue. */
 export const PortCreate = {
   type: 'object',
@@ -91,11 +94,20 @@ export const PortCreate = {
   required: ['name', 'kind'],
   properties: {
     name,
-    kind: { type: 'string', enum: ['tap', 'netdev'], description: 'tap: a TAP device the daemon creates and holds; netdev: an existing interface, switched through AF_PACKET' },
+    kind: {
+      type: 'string',
+      enum: ['tap', 'vm', 'netdev', 'socket'],
+      description:
+        'tap: a TAP device the daemon creates and holds; vm: a persistent TAP for an emulator (QEMU, UML), owned by a user and/or group; netdev: an existing interface, switched through AF_PACKET; socket: a unix socket the daemon listens on, in QEMU\'s -netdev stream framing',
+    },
+    path: { type: 'string', minLength: 2, maxLength: 107, pattern: '^/', description: 'socket: the absolute path of the socket file the daemon listens on (mode 0660)' },
+    mode: { type: 'string', enum: ['stream', 'dgram'], description: 'socket: the framing; "stream" (4-byte big-endian length before each frame) is supported, "dgram" not yet' },
+    owner: { ...account, description: 'vm: the user (name or uid) who may attach an emulator to the TAP; socket: the owner of the socket file' },
+    group: { ...account, description: 'vm: the group (name or gid) whose members may attach an emulator to the TAP; socket: the group of the socket file (mode 0660)' },
     ifname: { ...name, description: 'netdev: the existing interface (in the daemon\'s namespace)' },
     netns: { type: 'string', pattern: NETNS_RE.source, description: 'tap: move the netdev into this existing network namespace' },
     addresses: { type: 'array', maxItems: 64, items: cidr, description: 'tap: addresses set on the netdev' },
-    mac: { ...mac, description: 'tap: the netdev MAC' },
+    mac: { ...mac, description: 'tap: the netdev MAC; vm: the MAC suggested to the guest (default 52:54:00 and three bytes derived from the name)' },
     mtu,
     up: { type: 'boolean', description: 'tap: bring the netdev up (default true)' },
   },
@@ -113,9 +125,13 @@ export const Port = {
     ifname: { type: 'string' },
     netns: { type: 'string' },
     addresses: { type: 'array', items: { type: 'string' } },
-    mac: { type: 'string' },
+    mac: { type: 'string', description: 'tap: the netdev MAC (when set); vm: the MAC suggested to the guest' },
     mtu: { type: 'integer' },
-    state: { type: 'string', enum: ['up', 'down', 'error'] },
+    path: { type: 'string', description: 'socket: the path the daemon listens on' },
+    mode: { type: 'string', description: 'socket: the framing' },
+    uid: { type: 'integer', description: 'vm: the owner of the TAP; socket: of the socket file' },
+    gid: { type: 'integer', description: 'vm: the group of the TAP; socket: of the socket file' },
+    state: { type: 'string', enum: ['up', 'down', 'error'], description: 'vm: up while an emulator holds the TAP' },
     counters: portCounters,
   },
 } as const;

@@ -51,6 +51,8 @@ export interface Port {
   addresses: string[];
   mac?: string;
   mtu: number;
+  uid?: number;
+  gid?: number;
   state: 'up' | 'down' | 'error';
   counters: PortCounters;
 }
@@ -65,6 +67,10 @@ export interface NewPort {
   mac?: string;
   mtu?: number;
   up?: boolean;
+  owner?: string | number;
+  group?: string | number;
+  path?: string;
+  mode?: string;
 }
 
 /** FdbEntry is one row of a bridge's forwarding database. */

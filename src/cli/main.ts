@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { VERSION } from '../version.js';
 import { CliError, TapwireClient, type Target } from './client.js';
+import { execWithFd } from './exec.js';
+import { fdSocketFor } from '../daemon/fd-server.js';
 import {
   bridgeDetails,
   bridgeTable,
@@ -49,6 +51,10 @@ const OPTIONS = {
   ra: { type: 'boolean' },
   via: { type: 'string' },
   interface: { type: 'string' },
+  owner: { type: 'string' },
+  group: { type: 'string' },
+  path: { type: 'string' },
+  mode: { type: 'string' },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -66,11 +72,15 @@ const OPTION_HELP: Record<OptionName, string> = {
   aging: '--aging SECONDS    how long a learned MAC stays without traffic (default 300)',
   'fdb-max': '--fdb-max N        the most MACs the bridge learns (default 8192)',
   force: '--force            also delete the bridge\'s ports (else a bridge with ports is refused)',
-  kind: '--kind KIND        the kind of port: tap (a TAP the daemon makes) or netdev (an existing interface)',
+  kind: '--kind KIND        the kind of port: tap (a TAP the daemon makes), vm (a persistent TAP for an emulator) or netdev (an existing interface)',
+  owner: '--owner USER       vm: the user (name or uid) who may attach an emulator to the TAP; socket: who owns the socket file',
+  group: '--group GROUP      vm: the group (name or gid) whose members may attach an emulator to the TAP; socket: the socket file\'s group',
+  path: '--path PATH        socket: the unix socket the daemon listens on (QEMU: -netdev stream,server=off,addr.type=unix,addr.path=PATH)',
+  mode: '--mode MODE        socket: the framing, stream (the default)',
   ifname: '--ifname IFNAME     netdev: the existing interface (in the daemon\'s namespace) to switch',
   netns: '--netns NS         move the netdev (of a TAP port or a link) into this existing network namespace',
   address: '--address CIDR     an address, e.g. 10.0.0.1/24 (repeatable): on the netdev of a port or link; the router\'s own on a router interface',
-  mac: '--mac MAC          the MAC address: of a port\'s netdev, or the router\'s on a bridge interface',
+  mac: '--mac MAC          the MAC address: of a port\'s netdev (vm: suggested to the guest), or the router\'s on a bridge interface',
   mtu: '--mtu N            the MTU (of the netdev, or of the router interface)',
   down: '--down             leave the netdev down (it is brought up by default)',
   peer: '--peer ADDR        make the link\'s addresses of ADDR\'s family point-to-point to ADDR (the router\'s end)',
@@ -81,6 +91,11 @@ const OPTION_HELP: Record<OptionName, string> = {
   via: '--via ADDR         the next hop, on a network of a router interface',
   interface: '--interface NAME   the router interface to send out of',
 };
+
+/** account passes a numeric user or group as a number (a uid), anything else as a name. */
+function account(value: string | undefined): string | number | undefined {
+  return value !== undefined && /^[0-9]+$/.test(value) ? Number(value) : value;
+}
 
 /** UsageError is a command line that cannot be run; it exits 2 with help, before anything is sent. */
 class UsageError extends Error {
@@ -184,12 +199,13 @@ const COMMANDS: Record<string, Command> = {
     },
   }),
   'port add': command({
-    synopsis: 'port add BRIDGE NAME --kind tap [--netns NS] [--address CIDR]... [--mac MAC] [--mtu N] [--down] | --kind netdev --ifname IFNAME',
+    synopsis:
+      'port add BRIDGE NAME --kind tap [--netns NS] [--address CIDR]... [--mac MAC] [--mtu N] [--down] | --kind vm (--owner USER | --group GROUP)... [--mac MAC] [--mtu N] | --kind netdev --ifname IFNAME | --kind socket --path PATH [--mode stream] [--owner USER] [--group GROUP] [--mtu N]',
     summary: 'create a port on a bridge',
     args: ['bridge', 'name'],
-    options: ['kind', 'netns', 'ifname', 'address', 'mac', 'mtu', 'down'],
+    options: ['kind', 'netns', 'ifname', 'address', 'mac', 'mtu', 'down', 'owner', 'group', 'path', 'mode'],
     run: async (c, { bridge, name }, v) => {
-      if (v.kind === undefined) throw new UsageError('port add needs --kind (tap or netdev)');
+      if (v.kind === undefined) throw new UsageError('port add needs --kind (tap, vm, netdev or socket)');
       const p = await c.addPort(bridge, {
         name,
         kind: v.kind,
@@ -199,6 +215,10 @@ const COMMANDS: Record<string, Command> = {
         mac: v.mac,
         mtu: number(v.mtu),
         up: v.down === true ? false : undefined,
+        owner: account(v.owner),
+        group: account(v.group),
+        path: v.path,
+        mode: v.mode,
       });
       return { json: p, text: portDetails(p) };
     },
@@ -433,6 +453,7 @@ function mainHelp(): string {
     '',
     'Commands:',
     ...synopses,
+    `  tapwire ${EXEC_SYNOPSIS}`,
     '',
     'Options:',
     ...GLOBAL.map((o) => `  ${OPTION_HELP[o]}`),
@@ -486,9 +507,70 @@ function target(v: Values, env: NodeJS.ProcessEnv): Target {
   return { url, token };
 }
 
+const EXEC_SYNOPSIS = 'exec --port PORT [--fd-socket PATH] -- COMMAND [ARG]...';
+const EXEC_HELP = [
+  'Usage:',
+  `  tapwire ${EXEC_SYNOPSIS}`,
+  '      run COMMAND (an emulator) with the TAP of vm port PORT as its fd 3, e.g.',
+  '      tapwire exec --port vm1 -- qemu-system-x86_64 ... -netdev tap,id=n0,fd=3 -device virtio-net-pci,netdev=n0',
+  '      tapwired passes the fd if you are root, the port\'s owner or in its group; COMMAND runs as you.',
+  '',
+  'Options:',
+  '  --port PORT        the vm port',
+  `  --fd-socket PATH   where tapwired passes fds (env TAPWIRE_FD_SOCKET; default beside --socket: ${fdSocketFor(DEFAULT_SOCKET)})`,
+  '',
+  "Exit status: COMMAND's (128 + the signal when a signal ended it); 1 when tapwired gave no fd; 2 bad usage.",
+].join('\n');
+
+// firstWord is the first word of a command line that is neither an option nor an option's value.
+function firstWord(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (!a.startsWith('-')) return a;
+    const name = a.replace(/^-+/, '');
+    if (!a.includes('=') && ((OPTIONS as Record<string, { type: string }>)[name]?.type === 'string' || name === 'port' || name === 'fd-socket')) i++;
+  }
+  return undefined;
+}
+
+// runExec is `tapwire exec`: its own parse, since everything after -- belongs to the command it runs.
+async function runExec(head: string[], command: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: head.filter((a) => a !== 'exec'),
+      options: { port: { type: 'string' }, 'fd-socket': { type: 'string' }, socket: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+    }));
+  } catch (e) {
+    process.stderr.write(`tapwire: ${(e as Error).message}\n\n${EXEC_HELP}\n`);
+    return 2;
+  }
+  if (values.help === true) return print(EXEC_HELP);
+  if (values.port === undefined || command.length === 0) {
+    process.stderr.write(`tapwire: exec needs --port and a command after --\n\n${EXEC_HELP}\n`);
+    return 2;
+  }
+  const socketPath = values['fd-socket'] ?? (env.TAPWIRE_FD_SOCKET || fdSocketFor(values.socket ?? (env.TAPWIRE_SOCKET || DEFAULT_SOCKET)));
+  try {
+    return await execWithFd({ socketPath, port: values.port, command });
+  } catch (e) {
+    if (e instanceof CliError) {
+      process.stderr.write(`tapwire: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
 // main runs one command line and gives the exit status.
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let help = mainHelp();
+  const dashes = argv.indexOf('--');
+  const head = dashes < 0 ? argv : argv.slice(0, dashes);
+  if (firstWord(head) === 'exec') {
+    return runExec(head, dashes < 0 ? [] : argv.slice(dashes + 1), env);
+  }
   try {
     let parsed;
     try {

@@ -30,8 +30,12 @@ import {
 import { BridgeCounters, PortCounters } from '../dataplane/counters.js';
 import type { RouterCounters } from '../router/stats.js';
 import { parseCidr } from '../wire/cidr.js';
+import { resolveGroup, resolveUser } from './accounts.js';
+import { FdGrant, FdRefusal } from './fd-server.js';
+import type { PeerCred } from '../native/index.js';
+import { closeVmQueue, openVmQueue } from '../ports/vm.js';
 import { DataPlaneClient, WorkerLog } from './dataplane-client.js';
-import { SavedBridge, SavedLink, SavedPort, SavedRoute, SavedRouterInterface, SavedState, STATE_VERSION, StateStore } from './state-store.js';
+import { SavedBridge, SavedLink, SavedPort, SavedRoute, SavedRouterInterface, SavedSocketPort, SavedState, SavedTapPort, SavedVmPort, STATE_VERSION, StateStore } from './state-store.js';
 import {
   Topology,
   bridgePatch,
@@ -84,9 +88,32 @@ export interface DaemonOptions {
   fakeDevices?: { netns: string[]; interfaces?: string[] };
 }
 
+/** withIds resolves a vm port's owner and group (names or ids) into the uid and gid the data plane sets. */
+async function withIds(spec: PortSpec): Promise<PortSpec> {
+  if (spec.kind !== 'vm' && spec.kind !== 'socket') return spec;
+  const out = { ...spec };
+  if (spec.owner !== undefined) out.uid = await resolveUser(spec.owner);
+  if (spec.group !== undefined) out.gid = await resolveGroup(spec.group);
+  return out;
+}
+
 function savedPort(spec: PortSpec): SavedPort {
   if (spec.kind === 'netdev') return { name: spec.name, kind: 'netdev', ifname: spec.ifname };
-  const p: SavedPort = { name: spec.name, kind: spec.kind, addresses: spec.addresses.map((a) => a.text), up: spec.up };
+  if (spec.kind === 'vm') {
+    const v: SavedVmPort = { name: spec.name, kind: 'vm', mac: spec.mac };
+    if (spec.owner !== undefined) v.owner = spec.owner;
+    if (spec.group !== undefined) v.group = spec.group;
+    if (spec.mtu !== undefined) v.mtu = spec.mtu;
+    return v;
+  }
+  if (spec.kind === 'socket') {
+    const k: SavedSocketPort = { name: spec.name, kind: 'socket', path: spec.path, mode: spec.mode };
+    if (spec.mtu !== undefined) k.mtu = spec.mtu;
+    if (spec.owner !== undefined) k.owner = spec.owner;
+    if (spec.group !== undefined) k.group = spec.group;
+    return k;
+  }
+  const p: SavedTapPort = { name: spec.name, kind: spec.kind, addresses: spec.addresses.map((a) => a.text), up: spec.up };
   if (spec.netns !== undefined) p.netns = spec.netns;
   if (spec.mac !== undefined) p.mac = spec.mac;
   if (spec.mtu !== undefined) p.mtu = spec.mtu;
@@ -191,7 +218,7 @@ export class Daemon {
         }
         bridge.ports.push(savedPort(ps));
         try {
-          await this.plane.call({ op: 'addPort', bridge: spec.name, spec: ps });
+          await this.plane.call({ op: 'addPort', bridge: spec.name, spec: await withIds(ps) });
         } catch (e) {
           this.pending.set(ps.name, { bridge: spec.name, reason: e instanceof TwError ? e.detail : String(e) });
           this.log.warn({ bridge: spec.name, port: ps.name, err: describe(e) }, `cannot rebuild a saved port now; retrying every ${RETRY_MS / 1000} s`);
@@ -319,7 +346,7 @@ export class Daemon {
           continue;
         }
         try {
-          await this.plane.call({ op: 'addPort', bridge, spec: portSpec(saved) });
+          await this.plane.call({ op: 'addPort', bridge, spec: await withIds(portSpec(saved)) });
         } catch (e) {
           this.pending.set(name, { bridge, reason: e instanceof TwError ? e.detail : String(e) });
           continue;
@@ -590,7 +617,7 @@ export class Daemon {
 
   private async rebuild(b: SavedBridge): Promise<void> {
     await this.plane.call({ op: 'addBridge', spec: { name: b.name, agingSeconds: b.agingSeconds, fdbMax: b.fdbMax } });
-    for (const p of b.ports) if (!this.pending.has(p.name)) await this.plane.call({ op: 'addPort', bridge: b.name, spec: portSpec(p) });
+    for (const p of b.ports) if (!this.pending.has(p.name)) await this.plane.call({ op: 'addPort', bridge: b.name, spec: await withIds(portSpec(p)) });
     for (const f of b.fdb) if (!this.pending.has(f.port)) await this.plane.call({ op: 'fdbAdd', bridge: b.name, mac: f.mac, port: f.port });
   }
 
@@ -602,7 +629,7 @@ export class Daemon {
       const b = this.desiredBridge(bridge);
       if (this.pending.has(spec.name)) throw new TwError('TW_ERR_EXISTS', `port ${spec.name} already exists (saved, waiting to be rebuilt)`);
       if (this.desiredLinks.has(spec.name) || this.desiredInterfaces.has(spec.name)) this.checkNameFree(spec.name);
-      const info = await this.plane.call<PortInfo>({ op: 'addPort', bridge, spec });
+      const info = await this.plane.call<PortInfo>({ op: 'addPort', bridge, spec: await withIds(spec) });
       const saved = savedPort(spec);
       await this.commit(
         () => b.ports.push(saved),
@@ -640,7 +667,7 @@ export class Daemon {
         },
         async () => {
           if (!built || saved === undefined) return;
-          await this.plane.call({ op: 'addPort', bridge, spec: portSpec(saved) });
+          await this.plane.call({ op: 'addPort', bridge, spec: await withIds(portSpec(saved)) });
           for (const f of fdb.filter((x) => x.port === name)) await this.plane.call({ op: 'fdbAdd', bridge, mac: f.mac, port: f.port });
         },
       );
@@ -709,6 +736,31 @@ export class Daemon {
   }
 
   /** ports lists the ports of one bridge (or of all) with their counters. */
+  /**
+   * vmFd decides whether the process with `cred` may have an fd of vm port `port`'s TAP (root, the port's
+   * owner, or a member of its group may) and opens one (a new queue fd attached to the persistent TAP;
+   * fails while another emulator holds it). This is `tapwire exec`'s side, served by an FdServer.
+   */
+  async vmFd(port: string, cred: PeerCred): Promise<FdGrant | FdRefusal> {
+    const list = await this.plane.call<PortInfo[]>({ op: 'listPorts' });
+    const p = list.find((x) => x.name === port);
+    if (p === undefined || p.kind !== 'vm') return { error: `there is no vm port named ${port}` };
+    const member = p.gid !== undefined && (cred.gid === p.gid || (cred.groups ?? []).includes(p.gid));
+    if (cred.uid !== 0 && cred.uid !== p.uid && !member) {
+      this.log.warn({ port, uid: cred.uid, pid: cred.pid }, 'refused a vm port fd');
+      return { error: `permission denied: vm port ${port} belongs to ${p.uid !== undefined ? `uid ${p.uid}` : ''}${p.uid !== undefined && p.gid !== undefined ? ' and ' : ''}${p.gid !== undefined ? `gid ${p.gid}` : ''}` };
+    }
+    let fd: number;
+    try {
+      fd = openVmQueue(p.ifname);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      return { error: code === 'EBUSY' ? `the TAP of vm port ${port} is held by another emulator` : `cannot open the TAP of vm port ${port}: ${(e as Error).message}` };
+    }
+    this.log.info({ port, uid: cred.uid, pid: cred.pid }, 'passed a vm port fd');
+    return { fd, close: () => closeVmQueue(fd), info: { ifname: p.ifname, mac: p.mac } };
+  }
+
   async ports(bridge?: string): Promise<PortStatus[]> {
     if (bridge !== undefined) checkName(bridge, 'bridge');
     const list = await this.plane.call<PortInfo[]>({ op: 'listPorts', bridge });

@@ -14,12 +14,16 @@ import { buildApp, buildMetricsApp } from '../api/app.js';
 import { parseHostPort, prepareSocket, restrictSocket } from '../api/listen.js';
 import { Metrics } from '../metrics/metrics.js';
 import { Daemon } from './daemon.js';
+import { FdServer, fdSocketFor } from './fd-server.js';
 import { StateError, StateStore } from './state-store.js';
 import { topology } from './specs.js';
 
 const USAGE = `Usage: tapwired [options]
 
   --socket PATH          API unix socket, mode 0660, no token (default /run/tapwire/tapwired.sock)
+  --fd-socket PATH       where \`tapwire exec\` gets the TAP fd of a vm port (mode 0666: each request is
+                         judged by the caller's uid/gid against the port's owner and group; default
+                         beside --socket: /run/tapwire/tapwired-fd.sock)
   --listen HOST:PORT     also serve the API over TCP; every request needs "Authorization: Bearer <token>"
   --token-file PATH      the token for --listen (default: generated into <state-dir>/api-token, mode 0600)
   --metrics-listen HOST:PORT  serve GET /metrics without authentication on HOST:PORT
@@ -29,7 +33,7 @@ const USAGE = `Usage: tapwired [options]
   --log-level LEVEL      fatal, error, warn, info (default), debug, trace
   --version, --help
 
-Each option can also be set in the environment: TAPWIRE_SOCKET, TAPWIRE_LISTEN, TAPWIRE_TOKEN_FILE,
+Each option can also be set in the environment: TAPWIRE_SOCKET, TAPWIRE_FD_SOCKET, TAPWIRE_LISTEN, TAPWIRE_TOKEN_FILE,
 TAPWIRE_METRICS_LISTEN, TAPWIRE_STATE_DIR, TAPWIRE_CONFIG, TAPWIRE_LOG_LEVEL (the flag wins).
 Signals: SIGTERM/SIGINT stop cleanly; SIGUSR1 logs the counters of every bridge, port and link, and the
 router's, as one "stats" line.`;
@@ -37,6 +41,7 @@ router's, as one "stats" line.`;
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
 const OPTIONS = {
   socket: { type: 'string', env: 'TAPWIRE_SOCKET', default: '/run/tapwire/tapwired.sock' },
+  'fd-socket': { type: 'string', env: 'TAPWIRE_FD_SOCKET' },
   listen: { type: 'string', env: 'TAPWIRE_LISTEN' },
   'token-file': { type: 'string', env: 'TAPWIRE_TOKEN_FILE' },
   'metrics-listen': { type: 'string', env: 'TAPWIRE_METRICS_LISTEN' },
@@ -135,11 +140,13 @@ async function main(): Promise<void> {
     throw e;
   }
   const listeners: FastifyInstance[] = [];
+  let fdServer: FdServer | undefined;
   const stop = async (signal: string, code = 0): Promise<void> => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
     for (const l of listeners) await l.close().catch(() => undefined);
+    fdServer?.close();
     await daemon.close();
     log.info('stopped');
     process.exit(code);
@@ -158,6 +165,12 @@ async function main(): Promise<void> {
       process.umask(umask);
     }
     restrictSocket(socketPath);
+    fdServer = await FdServer.listen({
+      path: flags['fd-socket'] ?? fdSocketFor(socketPath),
+      mode: 0o666,
+      resolver: (port, cred) => daemon.vmFd(port, cred),
+      logger: log.child({ listener: 'fd' }),
+    });
     if (listen !== undefined) {
       const t = apiToken(flags['token-file'], stateDir);
       if (t.generated) log.info({ tokenFile: t.path }, 'generated an API token');
@@ -181,7 +194,7 @@ async function main(): Promise<void> {
   process.on('SIGUSR1', () => {
     void Promise.all([daemon.bridges(), daemon.ports(), daemon.links(), daemon.router()]).then(([bridges, ports, links, router]) => log.info({ bridges, ports, links, router }, 'stats'));
   });
-  log.info({ version: VERSION, socket: socketPath, listen: flags.listen, metricsListen: flags['metrics-listen'], stateDir }, 'ready');
+  log.info({ version: VERSION, socket: socketPath, fdSocket: fdServer?.path, listen: flags.listen, metricsListen: flags['metrics-listen'], stateDir }, 'ready');
 }
 
 main().catch((e: unknown) => {

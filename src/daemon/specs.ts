@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import { Address4, Address6 } from 'ip-address';
 import { TwError } from '../errors.js';
 import { AGING_SECONDS_RANGE, FDB_DEFAULTS } from '../bridge/fdb.js';
-import { BridgeSpec, IpAddress, LinkSpec, PortSpec, RouteSpec, RouterInterfaceSpec, TapPortSpec } from '../dataplane/protocol.js';
+import { BridgeSpec, IpAddress, LinkSpec, PortSpec, RouteSpec, RouterInterfaceSpec, SocketPortSpec, TapPortSpec, VmPortSpec } from '../dataplane/protocol.js';
+import { normalize } from 'node:path';
 import { Cidr, parseCidr } from '../wire/cidr.js';
 import { IPV6_MIN_MTU } from '../wire/ipv6.js';
 import { formatMac, isGroupMac, isMac, parseMac } from '../wire/ethernet.js';
@@ -19,7 +20,17 @@ export const MTU_RANGE = { min: 68, max: 65521 } as const;
 /** FDB_MAX_RANGE bounds fdbMax. */
 export const FDB_MAX_RANGE = { min: 1, max: 1_048_576 } as const;
 /** PORT_KINDS are the port kinds this build supports. */
-export const PORT_KINDS = ['tap', 'netdev'] as const;
+export const PORT_KINDS = ['tap', 'vm', 'netdev', 'socket'] as const;
+/** SOCKET_MODES are the framings a socket port speaks (QEMU's -netdev stream; dgram is not supported yet). */
+export const SOCKET_MODES = ['stream'] as const;
+/** SOCKET_PATH_MAX is the longest socket path (sun_path holds 108 bytes with the NUL). */
+export const SOCKET_PATH_MAX = 107;
+/** ID_MAX is the largest uid/gid (4294967295 is (uid_t)-1, "none"). */
+export const ID_MAX = 4294967294;
+/** ACCOUNT_RE is a user or group name as useradd/groupadd accept it. */
+export const ACCOUNT_RE = /^[a-zA-Z_][a-zA-Z0-9_.-]{0,30}\$?$/;
+/** VM_MAC_OUI starts a vm port's suggested guest MAC: the prefix QEMU and libvirt give their guests. */
+export const VM_MAC_OUI = '52:54:00';
 
 function invalid(detail: string): TwError {
   return new TwError('TW_ERR_VALIDATION', detail);
@@ -107,6 +118,8 @@ export function portSpec(input: unknown, where = 'port'): PortSpec {
     if (typeof o.ifname !== 'string' || !NAME_RE.test(o.ifname)) throw invalid(`${where}.ifname must name an existing interface (1-15 characters); got ${JSON.stringify(o.ifname)}`);
     return { name, kind: 'netdev', ifname: o.ifname };
   }
+  if (o.kind === 'vm') return vmPortSpec(o, name, where);
+  if (o.kind === 'socket') return socketPortSpec(o, name, where);
   if (o.kind !== 'tap') {
     throw invalid(`${where}.kind must be one of ${PORT_KINDS.map((k) => JSON.stringify(k)).join(', ')}; got ${JSON.stringify(o.kind)}`);
   }
@@ -127,6 +140,48 @@ export function portSpec(input: unknown, where = 'port'): PortSpec {
     if (typeof o.up !== 'boolean') throw invalid(`${where}.up must be true or false`);
     spec.up = o.up;
   }
+  return spec;
+}
+
+/** checkAccount validates a user or group given by id or by name. */
+function checkAccount(value: unknown, where: string): string | number {
+  if (typeof value === 'number') return integer(value, where, 0, ID_MAX);
+  if (typeof value === 'string' && ACCOUNT_RE.test(value)) return value;
+  throw invalid(`${where} must be a ${where.endsWith('owner') ? 'user' : 'group'} name or a numeric id from 0 to ${ID_MAX}; got ${JSON.stringify(value)}`);
+}
+
+/** vmMac is the guest MAC a vm port suggests when none is given: VM_MAC_OUI followed by the first three
+ * bytes of sha256(name), so that guests on different ports do not all get QEMU's default 52:54:00:12:34:56. */
+export function vmMac(name: string): string {
+  const h = createHash('sha256').update(name, 'utf8').digest();
+  return `${VM_MAC_OUI}:${[...h.subarray(0, 3)].map((b) => b.toString(16).padStart(2, '0')).join(':')}`;
+}
+
+function vmPortSpec(o: Record<string, unknown>, name: string, where: string): VmPortSpec {
+  onlyKeys(o, ['name', 'kind', 'owner', 'group', 'mac', 'mtu'], `${where} (kind vm)`);
+  if (o.owner === undefined && o.group === undefined) {
+    throw invalid(`${where}: a vm port needs an owner or a group (a persistent TAP with neither could be taken by any user)`);
+  }
+  const spec: VmPortSpec = { name, kind: 'vm', mac: o.mac === undefined ? vmMac(name) : checkUnicastMac(o.mac, `${where}.mac`) };
+  if (o.owner !== undefined) spec.owner = checkAccount(o.owner, `${where}.owner`);
+  if (o.group !== undefined) spec.group = checkAccount(o.group, `${where}.group`);
+  if (o.mtu !== undefined) spec.mtu = integer(o.mtu, `${where}.mtu`, MTU_RANGE.min, MTU_RANGE.max);
+  return spec;
+}
+
+function socketPortSpec(o: Record<string, unknown>, name: string, where: string): SocketPortSpec {
+  onlyKeys(o, ['name', 'kind', 'path', 'mode', 'mtu', 'owner', 'group'], `${where} (kind socket)`);
+  const path = o.path;
+  if (typeof path !== 'string' || !path.startsWith('/') || Buffer.byteLength(path) > SOCKET_PATH_MAX || path.includes('\0') || path.endsWith('/')) {
+    throw invalid(`${where}.path must be an absolute path to a socket file of at most ${SOCKET_PATH_MAX} bytes; got ${JSON.stringify(path)}`);
+  }
+  const mode = o.mode ?? 'stream';
+  if (mode === 'dgram') throw invalid(`${where}.mode "dgram" is not supported yet; use "stream" (QEMU: -netdev stream,server=off,addr.type=unix,addr.path=PATH)`);
+  if (mode !== 'stream') throw invalid(`${where}.mode must be "stream"; got ${JSON.stringify(mode)}`);
+  const spec: SocketPortSpec = { name, kind: 'socket', path: normalize(path), mode };
+  if (o.mtu !== undefined) spec.mtu = integer(o.mtu, `${where}.mtu`, MTU_RANGE.min, MTU_RANGE.max);
+  if (o.owner !== undefined) spec.owner = checkAccount(o.owner, `${where}.owner`);
+  if (o.group !== undefined) spec.group = checkAccount(o.group, `${where}.group`);
   return spec;
 }
 

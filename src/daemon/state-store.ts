@@ -27,8 +27,29 @@ export interface SavedNetdevPort {
   ifname: string;
 }
 
+/** SavedVmPort is a `vm` port: owner and group as the user gave them (resolved again at each start). */
+export interface SavedVmPort {
+  name: string;
+  kind: 'vm';
+  owner?: string | number;
+  group?: string | number;
+  mac: string;
+  mtu?: number;
+}
+
+/** SavedSocketPort is a `socket` port. */
+export interface SavedSocketPort {
+  name: string;
+  kind: 'socket';
+  path: string;
+  mode: 'stream';
+  mtu?: number;
+  owner?: string | number;
+  group?: string | number;
+}
+
 /** SavedPort is a port as the user asked for it (normalized). */
-export type SavedPort = SavedTapPort | SavedNetdevPort;
+export type SavedPort = SavedTapPort | SavedNetdevPort | SavedVmPort | SavedSocketPort;
 
 /** SavedBridge is a bridge with its ports and static FDB entries. */
 export interface SavedBridge {

@@ -9,6 +9,9 @@ import { SwitchPort } from '../ports/port.js';
 import { Bridge } from '../bridge/bridge.js';
 import { Device, TapOpener } from '../tap/tap-device.js';
 import { NetdevOpener } from '../ports/netdev.js';
+import { VmDevice, VmOpener } from '../ports/vm.js';
+import { MAX_FRAME as MAX_SOCKET_FRAME, SocketOpener, SocketPort } from '../ports/socket.js';
+import { SEGMENT_SCRATCH_LEN, needsSoftwareOffload, segmentFrame } from '../wire/segment.js';
 import { TunOpener } from '../tun/tun-device.js';
 import { Router } from '../router/router.js';
 import { addressText } from '../router/routes.js';
@@ -16,7 +19,7 @@ import { ETH, ETHERTYPE, VLAN_TAG_LEN, etherTypeAt, formatMac, macBytes, parseMa
 import { VNET_HDR_LEN, gsoSegmentLength, isGsoAt, vnetHeaderValid } from '../wire/virtio-net.js';
 import { B, CounterBlock, MAX_BRIDGES, MAX_PORTS, P } from './counters.js';
 import { Io, IoFactory } from './io.js';
-import { BridgeInfo, BridgeSpec, FdbRow, LinkInfo, LinkSpec, NeighborInfo, PortInfo, PortSpec, PortState, RouteInfo, RouteSpec, RouterInterfaceInfo, RouterInterfaceSpec } from './protocol.js';
+import { BridgeInfo, BridgeSpec, FdbRow, LinkInfo, LinkSpec, NeighborInfo, NetdevPortSpec, PortInfo, PortSpec, PortState, SocketPortSpec, TapPortSpec, VmPortSpec, RouteInfo, RouteSpec, RouterInterfaceInfo, RouterInterfaceSpec } from './protocol.js';
 import { Cidr } from '../wire/cidr.js';
 
 const EIO = 5;
@@ -32,6 +35,10 @@ interface PortEntry {
   readonly device: Device;
   readonly base: number;
   state: PortState;
+  /** vm is the device again, for a `vm` port (its carrier is the port's state). */
+  readonly vm?: VmDevice;
+  /** socket is a `socket` port's listening socket (the port has no fd in the batch loop). */
+  readonly socket?: SocketPort;
 }
 
 /** RouterPortEntry is the router's port on a bridge: no device, frames go to and come from the Router. */
@@ -71,6 +78,8 @@ export interface DataPlaneDeps {
   openTap: TapOpener;
   openNetdev: NetdevOpener;
   openTun: TunOpener;
+  openVm: VmOpener;
+  openSocket: SocketOpener;
   /** clock returns monotonic milliseconds. */
   clock: () => number;
   /** log receives events worth a log line (a port failing); it must not throw. */
@@ -94,6 +103,10 @@ export class DataPlane implements DropSink {
   private readonly egress = new Int32Array(MAX_PORTS);
   private readonly planPort: Int32Array;
   private readonly planGso: Uint8Array;
+  /** socketRx holds a frame from a socket port behind its (zero) virtio-net header. */
+  private readonly socketRx = new Uint8Array(VNET_HDR_LEN + MAX_SOCKET_FRAME);
+  /** segmentScratch is segmentFrame's scratch, made when a socket port first needs it. */
+  private segmentScratch: Uint8Array | undefined;
   private closed = false;
 
   constructor(private readonly deps: DataPlaneDeps) {
@@ -181,6 +194,10 @@ export class DataPlane implements DropSink {
 
   /** plan queues a write of rx[off..off+len) to a device port, flushing when the plan is full. */
   private plan(out: PortEntry | LinkEntry, off: number, len: number, gso: boolean): void {
+    if (out.role === 'switch' && out.socket !== undefined) {
+      this.sendSocket(out, out.socket, this.io.rx, off, len);
+      return;
+    }
     if (this.planned === this.io.planSize) {
       this.flushPlan(this.planned);
       this.planned = 0;
@@ -220,6 +237,10 @@ export class DataPlane implements DropSink {
   }
 
   private write(out: PortEntry | LinkEntry, buf: Uint8Array, off: number, len: number, gso: boolean): void {
+    if (out.role === 'switch' && out.socket !== undefined) {
+      this.sendSocket(out, out.socket, buf, off, len);
+      return;
+    }
     if (buf === this.io.rx) {
       this.plan(out, off, len, gso);
       return;
@@ -270,10 +291,23 @@ export class DataPlane implements DropSink {
   /** tick ages the FDBs and publishes the bridge counters; the worker calls it once a second. */
   tick(): void {
     const now = this.deps.clock();
+    for (const p of this.byName.values()) if (p.vm !== undefined) this.followCarrier(p, p.vm);
     for (const b of this.bridges.values()) {
       b.bridge.fdb.expire(now);
       this.publishBridge(b);
     }
+  }
+
+  /** followCarrier makes a vm port up while an emulator holds its TAP and down otherwise: a down port gets
+   * no floods (what the bridge would send there is lost in the TAP anyway). */
+  private followCarrier(p: PortEntry, vm: VmDevice): void {
+    if (p.state === 'error') return;
+    const carrier = vm.carrier();
+    const up = carrier === true;
+    if (up === p.sw.up) return;
+    p.sw.up = up;
+    p.state = up ? 'up' : 'down';
+    this.deps.log?.('info', up ? 'an emulator attached to a vm port' : 'the emulator of a vm port went away', { port: p.spec.name, tap: carrier === undefined ? 'gone' : 'present' });
   }
 
   private publishBridge(b: BridgeEntry): void {
@@ -323,20 +357,28 @@ export class DataPlane implements DropSink {
     return [...this.bridges.values()].map((b) => this.bridgeInfo(b));
   }
 
-  addPort(bridgeName: string, spec: PortSpec): PortInfo {
+  /** addPort creates a port's device and joins it to the bridge; a socket port answers once it listens. */
+  addPort(bridgeName: string, spec: SocketPortSpec): Promise<PortInfo>;
+  addPort(bridgeName: string, spec: Exclude<PortSpec, SocketPortSpec>): PortInfo;
+  addPort(bridgeName: string, spec: PortSpec): PortInfo | Promise<PortInfo>;
+  addPort(bridgeName: string, spec: PortSpec): PortInfo | Promise<PortInfo> {
     const b = this.bridge(bridgeName);
     this.refuseTakenName(spec.name);
+    if (spec.kind === 'socket') return this.addSocketPort(b, spec);
     const index = this.freeSlot();
-    const device = this.openDevice(spec);
-    const up = spec.kind === 'tap' ? spec.up : true;
+    const vm = spec.kind === 'vm' ? this.openVm(spec) : undefined;
+    const device = spec.kind === 'vm' ? vm! : this.openDevice(spec);
+    // A vm port is up while an emulator holds its TAP (tick() follows the carrier).
+    const up = spec.kind === 'tap' ? spec.up : spec.kind === 'vm' ? vm!.carrier() === true : true;
     const mtu = spec.kind === 'tap' ? (spec.mtu ?? DEFAULT_MTU) : (device.mtu ?? DEFAULT_MTU);
     const sw: SwitchPort = { index, name: spec.name, mtu, up };
-    const entry: PortEntry = { role: 'switch', sw, spec, bridge: b, device, base: this.deps.counters.portBase(index), state: up ? 'up' : 'down' };
+    const entry: PortEntry = { role: 'switch', sw, spec, bridge: b, device, vm, base: this.deps.counters.portBase(index), state: up ? 'up' : 'down' };
     this.deps.counters.resetPort(index);
     try {
       this.io.add(device.fd, index);
     } catch (e) {
-      device.close();
+      if (vm !== undefined && !vm.adopted) vm.remove();
+      else device.close();
       throw deviceError(e, spec.name);
     }
     this.ports[index] = entry;
@@ -346,7 +388,116 @@ export class DataPlane implements DropSink {
     return this.portInfo(entry);
   }
 
-  private openDevice(spec: PortSpec): Device {
+  /** addSocketPort listens on the port's socket, then joins the port to the bridge (up while a peer is
+   * connected). Frames from the peer take the bridge like a batch of one; frames to it leave through
+   * sendSocket. */
+  private async addSocketPort(b: BridgeEntry, spec: SocketPortSpec): Promise<PortInfo> {
+    let entry: PortEntry | undefined;
+    let socket: SocketPort;
+    try {
+      socket = await this.deps.openSocket(
+        { name: spec.name, path: spec.path, mode: spec.mode, uid: spec.uid, gid: spec.gid },
+        {
+          frame: (f) => {
+            if (entry !== undefined && this.ports[entry.sw.index] === entry) this.socketFrame(entry, f);
+          },
+          badFraming: () => {
+            if (entry !== undefined && this.ports[entry.sw.index] === entry) this.drop(entry.sw.index, 'bad_framing');
+          },
+          peer: (connected) => {
+            if (entry === undefined || this.ports[entry.sw.index] !== entry) return;
+            entry.sw.up = connected;
+            entry.state = connected ? 'up' : 'down';
+            this.deps.log?.('info', connected ? 'a peer connected to a socket port' : 'the peer of a socket port went away', { port: spec.name });
+          },
+        },
+      );
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'EADDRINUSE') throw new TwError('TW_ERR_EXISTS', `${spec.path} exists and is not a stale socket (or is in use)`);
+      if (err.code === 'ENOENT' || err.code === 'EACCES' || err.code === 'ENOTDIR') throw new TwError('TW_ERR_VALIDATION', `cannot listen on ${spec.path}: ${err.message}`);
+      throw new TwError('TW_ERR_DEVICE', `cannot listen on ${spec.path}: ${err.message}`);
+    }
+    try {
+      // The data plane may have changed while the socket was opened: check again.
+      if (this.bridges.get(b.bridge.name) !== b) throw new TwError('TW_ERR_NOT_FOUND', `no bridge named ${b.bridge.name}`);
+      this.refuseTakenName(spec.name);
+      const index = this.freeSlot();
+      const sw: SwitchPort = { index, name: spec.name, mtu: spec.mtu ?? DEFAULT_MTU, up: socket.connected };
+      const device: Device = { fd: -1, name: spec.path, offloads: 0, close: () => socket.close() };
+      entry = { role: 'switch', sw, spec, bridge: b, device, socket, base: this.deps.counters.portBase(index), state: sw.up ? 'up' : 'down' };
+      this.deps.counters.resetPort(index);
+      this.ports[index] = entry;
+      this.byName.set(spec.name, entry);
+      b.ports.set(spec.name, entry);
+      b.bridge.addPort(sw);
+      return this.portInfo(entry);
+    } catch (e) {
+      socket.close();
+      throw e;
+    }
+  }
+
+  /** socketFrame takes one frame from a socket port's peer: behind a zero virtio-net header (no offloads
+   * on a socket) in the socket receive buffer, checked and forwarded as onBatch does. */
+  private socketFrame(port: PortEntry, frame: Uint8Array): void {
+    const c = this.counters;
+    const base = port.base;
+    const now = this.deps.clock();
+    this.now = now;
+    c[base + P.rxBatches]!++;
+    c[base + P.rxFrames]!++;
+    c[base + P.rxBytes]! += frame.length;
+    const buf = this.socketRx;
+    buf.fill(0, 0, VNET_HDR_LEN);
+    buf.set(frame, VNET_HDR_LEN);
+    const len = VNET_HDR_LEN + frame.length;
+    const n = port.bridge.bridge.forward(port.sw, buf, VNET_HDR_LEN, frame.length, 0, now, this.egress, this);
+    for (let k = 0; k < n; k++) {
+      const out = this.ports[this.egress[k]!]!;
+      if (out.role === 'router') {
+        c[out.base + P.rxFrames]!++;
+        c[out.base + P.rxBytes]! += frame.length;
+        this.router.receive(out.sw.index, buf, 0, len, 0, n === 1, now);
+      } else if (out.role === 'switch') {
+        this.write(out, buf, 0, len, false);
+      }
+    }
+  }
+
+  /** sendSocket writes a frame (behind its virtio-net header) to a socket port's peer: GSO frames are cut
+   * into segments and partial checksums completed first, since the peer takes plain frames only. */
+  private sendSocket(out: PortEntry, socket: SocketPort, buf: Uint8Array, off: number, len: number): void {
+    if (!needsSoftwareOffload(buf, off)) {
+      this.socketSend(out, socket, buf.subarray(off + VNET_HDR_LEN, off + len));
+      return;
+    }
+    this.segmentScratch ??= new Uint8Array(SEGMENT_SCRATCH_LEN);
+    const fault = segmentFrame(buf, off, len, this.segmentScratch, (f) => this.socketSend(out, socket, f));
+    if (fault !== null) this.drop(out.sw.index, 'offload_error');
+  }
+
+  private socketSend(out: PortEntry, socket: SocketPort, frame: Uint8Array): void {
+    const r = socket.send(frame);
+    if (r === 'sent') {
+      this.counters[out.base + P.txFrames]!++;
+      this.counters[out.base + P.txBytes]! += frame.length;
+    } else {
+      this.drop(out.sw.index, r === 'backlog' ? 'backlog' : 'port_down');
+    }
+  }
+
+  private openVm(spec: VmPortSpec): VmDevice {
+    if (spec.uid === undefined && spec.gid === undefined) throw new TwError('TW_ERR_VALIDATION', `vm port ${spec.name} needs an owner or a group`);
+    try {
+      return this.deps.openVm({ name: spec.name, uid: spec.uid, gid: spec.gid, mtu: spec.mtu });
+    } catch (e) {
+      if (isNativeError(e) && e.syscall === 'vm port') throw new TwError(e.code === 'EEXIST' ? 'TW_ERR_EXISTS' : 'TW_ERR_VALIDATION', e.message);
+      throw deviceError(e, spec.name);
+    }
+  }
+
+  private openDevice(spec: TapPortSpec | NetdevPortSpec): Device {
     if (spec.kind === 'netdev') {
       try {
         return this.deps.openNetdev(spec.ifname);
@@ -376,13 +527,23 @@ export class DataPlane implements DropSink {
     this.detach(p);
   }
 
-  private detach(p: PortEntry): void {
-    this.io.remove(p.sw.index);
+  /** detach takes a port out and closes its device; a vm port's TAP is deleted too unless `keepTap` (at
+   * shutdown: the TAP outlives the daemon, with the emulator on it, and is adopted at the next start). */
+  private detach(p: PortEntry, keepTap = false): void {
+    if (p.socket === undefined) this.io.remove(p.sw.index);
     p.bridge.bridge.removePort(p.sw.index);
     p.bridge.ports.delete(p.spec.name);
     this.byName.delete(p.spec.name);
     this.ports[p.sw.index] = undefined;
-    p.device.close();
+    if (p.vm !== undefined && !keepTap) {
+      try {
+        p.vm.remove();
+      } catch (e) {
+        this.deps.log?.('warn', 'the TAP of a deleted vm port could not be removed', { port: p.spec.name, error: String(e) });
+      }
+    } else {
+      p.device.close();
+    }
   }
 
   listPorts(bridgeName?: string): PortInfo[] {
@@ -607,7 +768,7 @@ export class DataPlane implements DropSink {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const p of [...this.byName.values()]) this.detach(p);
+    for (const p of [...this.byName.values()]) this.detach(p, true);
     for (const l of this.links.values()) {
       this.io.remove(l.sw.index);
       l.device.close();
@@ -645,7 +806,15 @@ export class DataPlane implements DropSink {
       offloads: p.device.offloads,
     };
     if (p.spec.kind === 'tap' && p.spec.netns !== undefined) info.netns = p.spec.netns;
-    if (p.spec.kind === 'tap' && p.spec.mac !== undefined) info.mac = p.spec.mac;
+    if ((p.spec.kind === 'tap' || p.spec.kind === 'vm') && p.spec.mac !== undefined) info.mac = p.spec.mac;
+    if (p.spec.kind === 'socket') {
+      info.path = p.spec.path;
+      info.mode = p.spec.mode;
+    }
+    if (p.spec.kind === 'vm' || p.spec.kind === 'socket') {
+      if (p.spec.uid !== undefined) info.uid = p.spec.uid;
+      if (p.spec.gid !== undefined) info.gid = p.spec.gid;
+    }
     return info;
   }
 }

@@ -29,8 +29,38 @@ export interface NetdevPortSpec {
   ifname: string;
 }
 
+/** VmPortSpec is a validated `vm` port: a persistent TAP for an emulator, switched through AF_PACKET.
+ * `owner`/`group` are as the user gave them (ids or names); the daemon resolves them into `uid`/`gid`
+ * before the data plane sees the spec. */
+export interface VmPortSpec {
+  name: string;
+  kind: 'vm';
+  owner?: string | number;
+  group?: string | number;
+  uid?: number;
+  gid?: number;
+  /** mac is the MAC suggested to the guest ("52:54:00:..."), given or derived from the name. */
+  mac: string;
+  mtu?: number;
+}
+
+/** SocketPortSpec is a validated `socket` port: a unix socket the daemon listens on, in QEMU's framing. */
+export interface SocketPortSpec {
+  name: string;
+  kind: 'socket';
+  /** path is the absolute path of the socket file. */
+  path: string;
+  mode: 'stream';
+  mtu?: number;
+  /** owner/group (as given) and uid/gid (resolved by the daemon) own the socket file: who may connect. */
+  owner?: string | number;
+  group?: string | number;
+  uid?: number;
+  gid?: number;
+}
+
 /** PortSpec is any port kind (more kinds join this union with their issue). */
-export type PortSpec = TapPortSpec | NetdevPortSpec;
+export type PortSpec = TapPortSpec | NetdevPortSpec | VmPortSpec | SocketPortSpec;
 
 /** PortState is what the API reports as a port's `state`. */
 export type PortState = 'up' | 'down' | 'error';
@@ -48,6 +78,12 @@ export interface PortInfo {
   mtu: number;
   state: PortState;
   offloads: number;
+  /** path and mode are a `socket` port's; connected says whether its peer is there. */
+  path?: string;
+  mode?: string;
+  /** uid and gid own a `vm` port's TAP. */
+  uid?: number;
+  gid?: number;
 }
 
 /** BridgeInfo describes a bridge; its counters are at `slot` in the shared block. */

@@ -6,6 +6,8 @@ import { TwError } from '../errors.js';
 import { openTapDevice } from '../tap/tap-device.js';
 import { FakeTaps } from '../tap/fake-tap.js';
 import { openNetdevDevice } from '../ports/netdev.js';
+import { openVmDevice } from '../ports/vm.js';
+import { openSocketPort } from '../ports/socket.js';
 import { openTunDevice } from '../tun/tun-device.js';
 import { FakeIo } from './fake-io.js';
 import { CounterBlock } from './counters.js';
@@ -21,8 +23,8 @@ export interface WorkerInit {
   fake?: { netns: string[]; interfaces?: string[] };
 }
 
+if (parentPort === null) throw new Error('dataplane/worker.js must run in a worker thread');
 const port = parentPort;
-if (port === null) throw new Error('dataplane/worker.js must run in a worker thread');
 const init = workerData as WorkerInit;
 
 const fakeTaps = init.fake === undefined ? undefined : new FakeTaps(init.fake.netns, init.fake.interfaces);
@@ -32,6 +34,8 @@ const plane = new DataPlane({
   openTap: fakeTaps === undefined ? openTapDevice : fakeTaps.opener,
   openNetdev: fakeTaps === undefined ? openNetdevDevice : fakeTaps.netdevOpener,
   openTun: fakeTaps === undefined ? openTunDevice : fakeTaps.tunOpener,
+  openVm: fakeTaps === undefined ? openVmDevice : fakeTaps.vmOpener,
+  openSocket: openSocketPort,
   clock: () => performance.now(),
   log: (level, msg, fields) => port.postMessage({ log: { level, msg, fields } }),
 });
@@ -90,16 +94,20 @@ function run(command: Command): unknown {
   }
 }
 
-port.on('message', (req: Request) => {
+// A command answers when its result is there: at once, or when a promise settles (a socket port answers
+// once it listens). Frames keep flowing meanwhile.
+port.on('message', (req: Request) => void answer(req));
+
+async function answer(req: Request): Promise<void> {
   let reply: Reply;
   try {
-    reply = { id: req.id, ok: true, result: run(req.command) ?? null };
+    reply = { id: req.id, ok: true, result: (await run(req.command)) ?? null };
   } catch (e) {
     const error = e instanceof TwError ? e.toJSON() : { code: 'TW_ERR_INTERNAL' as const, detail: e instanceof Error ? e.message : String(e) };
     reply = { id: req.id, ok: false, error };
   }
   port.postMessage(reply);
   if (req.command.op === 'shutdown') port.close();
-});
+}
 port.postMessage({ log: { level: 'info', msg: 'data plane started', fields: plane.describeIo() } });
 port.postMessage({ ready: true });

@@ -29,6 +29,12 @@ export const DROP_REASONS = [
   'write_error',
   /** ingress: reading from the device failed */
   'read_error',
+  /** ingress: a socket port's peer sent a length no frame can have; its connection is closed */
+  'bad_framing',
+  /** egress: a socket port's peer reads too slowly: its send queue is full */
+  'backlog',
+  /** egress: a GSO or partial-checksum frame that could not be completed in software for a port without offloads */
+  'offload_error',
 ] as const;
 
 /** DropReason is one of DROP_REASONS. */

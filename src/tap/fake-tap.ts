@@ -1,6 +1,7 @@
 // FakeTapOpener: an in-memory TapOpener for unit tests. Devices get made-up fds; nothing touches the kernel.
 import { Device, TapOpener, TapSpec } from './tap-device.js';
 import { TunOpener } from '../tun/tun-device.js';
+import { VmDevice, VmOpener } from '../ports/vm.js';
 
 /** FakeTaps hands out fake devices and remembers what was made and closed. */
 export class FakeTaps {
@@ -54,6 +55,40 @@ export class FakeTaps {
 
   /** tunOpener makes fake TUN devices, failing like the kernel for a missing namespace or a name in use. */
   readonly tunOpener: TunOpener = (spec) => this.opener({ name: spec.name, netns: spec.netns, addresses: spec.addresses, mtu: spec.mtu, up: true });
+
+  /** vmTaps are the persistent TAPs of vm ports: they outlive close() and go with remove(); `carrier`
+   * stands for an emulator holding the TAP. */
+  readonly vmTaps = new Map<string, { uid?: number; gid?: number; carrier: boolean }>();
+
+  /** vmOpener makes (or adopts, when owned alike) the fake persistent TAP of a vm port. */
+  readonly vmOpener: VmOpener = (spec) => {
+    const existing = this.vmTaps.get(spec.name);
+    const taken = [...this.open.values()].some((d) => d.spec.name === spec.name);
+    if (taken || (existing !== undefined && (existing.uid !== spec.uid || existing.gid !== spec.gid))) {
+      throw Object.assign(new Error(`an interface named ${spec.name} exists and is not a vm TAP of this owner`), { code: 'EEXIST', errno: 17, syscall: 'vm port' });
+    }
+    const tap = existing ?? { uid: spec.uid, gid: spec.gid, carrier: false };
+    this.vmTaps.set(spec.name, tap);
+    const fd = this.nextFd++;
+    const close = (): void => {
+      this.open.delete(fd);
+    };
+    const device: VmDevice = {
+      fd,
+      name: spec.name,
+      offloads: 0,
+      mtu: spec.mtu ?? 1500,
+      adopted: existing !== undefined,
+      close,
+      remove: () => {
+        close();
+        this.vmTaps.delete(spec.name);
+      },
+      carrier: () => (this.vmTaps.has(spec.name) ? tap.carrier : undefined),
+    };
+    this.open.set(fd, { spec: { name: spec.name, addresses: [], up: true }, device });
+    return device;
+  };
 
   /** fdOf returns the fd of the open device named `name`. */
   fdOf(name: string): number {

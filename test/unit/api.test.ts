@@ -158,7 +158,7 @@ describe('REST API', () => {
     const url = '/v1/bridges/br0/ports';
     await rejects(c, 'POST', url, { name: 'this-name-is-too-long', kind: 'tap' }, 400, 'TW_ERR_VALIDATION', /name/);
     await rejects(c, 'POST', url, { name: 'p/3', kind: 'tap' }, 400, 'TW_ERR_VALIDATION', /name/);
-    await rejects(c, 'POST', url, { name: 'p3', kind: 'vxlan' }, 400, 'TW_ERR_VALIDATION', /kind must be one of "tap", "netdev"/);
+    await rejects(c, 'POST', url, { name: 'p3', kind: 'vxlan' }, 400, 'TW_ERR_VALIDATION', /kind must be one of "tap", "vm", "netdev", "socket"/);
     await rejects(c, 'POST', url, { name: 'p3' }, 400, 'TW_ERR_VALIDATION', /kind/);
     await rejects(c, 'POST', url, { name: 'p3', kind: 'tap', mac: '02:00:00:00:00' }, 400, 'TW_ERR_VALIDATION', /mac/);
     await rejects(c, 'POST', url, { name: 'p3', kind: 'tap', mac: '01:00:5e:00:00:01' }, 400, 'TW_ERR_VALIDATION', /unicast/);

@@ -4,6 +4,7 @@ import { TwError } from '../../src/errors.js';
 import { CounterBlock } from '../../src/dataplane/counters.js';
 import { DataPlane } from '../../src/dataplane/dataplane.js';
 import { FakeIo } from '../../src/dataplane/fake-io.js';
+import { openSocketPort } from '../../src/ports/socket.js';
 import { FakeTaps } from '../../src/tap/fake-tap.js';
 import { BROADCAST, emitEthernet } from '../../src/wire/ethernet.js';
 import { GSO, VNET_FLAG, VNET_HDR_LEN, emitVnetHeader } from '../../src/wire/virtio-net.js';
@@ -43,6 +44,8 @@ function setup() {
     openTap: taps.opener,
     openNetdev: taps.netdevOpener,
     openTun: taps.tunOpener,
+    openVm: taps.vmOpener,
+    openSocket: openSocketPort,
     clock: () => now,
   });
   plane.addBridge({ name: 'br0', agingSeconds: 300, fdbMax: 8192 });
@@ -159,4 +162,51 @@ test('dataplane: static FDB entries, flush, aging by tick, removal closes device
   plane.close();
   plane.close();
   assert.equal(io.closed, true);
+});
+
+test('dataplane: a vm port follows its TAP carrier, gets no floods while down, and keeps its TAP at shutdown', () => {
+  const { plane, io, taps, counters, a, b } = setup();
+  const vm = plane.addPort('br0', { name: 'vm1', kind: 'vm', owner: 'alice', uid: 1000, mac: '52:54:00:00:00:01' });
+  assert.equal(vm.state, 'down', 'no emulator holds the TAP yet');
+  assert.equal(vm.uid, 1000);
+  assert.equal(vm.mac, '52:54:00:00:00:01');
+  io.deliver(a.index, [withVnet(eth(BROADCAST, H1))]);
+  assert.equal(io.take(taps.fdOf('vm1')).length, 0, 'no flood to a vm port without its emulator');
+  assert.equal(io.take(taps.fdOf('b')).length, 1);
+
+  taps.vmTaps.get('vm1')!.carrier = true; // the emulator attaches
+  plane.tick();
+  assert.equal(plane.listPorts('br0').find((p) => p.name === 'vm1')!.state, 'up');
+  io.deliver(a.index, [withVnet(eth(BROADCAST, H1))]);
+  assert.equal(io.take(taps.fdOf('vm1')).length, 1, 'flooded once the emulator is there');
+  io.deliver(vm.index, [withVnet(eth(H1, H2))]);
+  assert.equal(io.take(taps.fdOf('a')).length, 1, 'the guest reaches the learned host');
+  assert.equal(counters.readPort(vm.index).rxFrames, 1);
+
+  taps.vmTaps.get('vm1')!.carrier = false; // the emulator stops
+  plane.tick();
+  assert.equal(plane.listPorts('br0').find((p) => p.name === 'vm1')!.state, 'down');
+
+  plane.close();
+  assert.ok(taps.vmTaps.has('vm1'), 'the persistent TAP outlives the daemon');
+  void b;
+});
+
+test('dataplane: a vm port is adopted only when owned alike, and deleting it removes the TAP', () => {
+  const { plane, taps } = setup();
+  const spec = { name: 'vm1', kind: 'vm' as const, group: 'kvm', gid: 107, mac: '52:54:00:00:00:01' };
+  plane.addPort('br0', spec);
+  plane.removePort('br0', 'vm1');
+  assert.equal(taps.vmTaps.has('vm1'), false, 'deleting the port deletes the TAP');
+  taps.vmTaps.set('vm1', { gid: 107, carrier: true }); // left by an earlier daemon, an emulator on it
+  const adopted = plane.addPort('br0', spec);
+  assert.equal(adopted.state, 'up');
+  plane.removePort('br0', 'vm1');
+  taps.vmTaps.set('vm1', { uid: 0, carrier: false });
+  assert.throws(() => plane.addPort('br0', spec), (e: unknown) => e instanceof TwError && e.code === 'TW_ERR_EXISTS');
+  assert.equal(plane.listPorts('br0').some((p) => p.name === 'vm1'), false, 'a refused port changes nothing');
+  assert.throws(
+    () => plane.addPort('br0', { name: 'vm2', kind: 'vm', mac: '52:54:00:00:00:02' }),
+    (e: unknown) => e instanceof TwError && e.code === 'TW_ERR_VALIDATION' && /owner or a group/.test(e.detail),
+  );
 });

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { CounterBlock } from '../../src/dataplane/counters.js';
 import { DataPlane } from '../../src/dataplane/dataplane.js';
 import { FakeIo } from '../../src/dataplane/fake-io.js';
+import { openSocketPort } from '../../src/ports/socket.js';
 import { FakeTaps } from '../../src/tap/fake-tap.js';
 import { BROADCAST, emitEthernet, macAt, parseMac } from '../../src/wire/ethernet.js';
 import { GSO, VNET_FLAG, VNET_HDR_LEN, emitVnetHeader } from '../../src/wire/virtio-net.js';
@@ -76,6 +77,8 @@ function setup() {
     openTap: taps.opener,
     openNetdev: taps.netdevOpener,
     openTun: taps.tunOpener,
+    openVm: taps.vmOpener,
+    openSocket: openSocketPort,
     clock: () => now,
   });
   plane.addBridge({ name: 'bra', agingSeconds: 300, fdbMax: 8192 });

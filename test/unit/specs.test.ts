@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TwError } from '../../src/errors.js';
-import { bridgeSpec, linkSpec, parseIpAddress, portSpec, prefixContains, prefixOf, routeSpec, routerInterfaceSpec, routerMac, topology } from '../../src/daemon/specs.js';
+import { bridgeSpec, linkSpec, parseIpAddress, portSpec, prefixContains, prefixOf, routeSpec, routerInterfaceSpec, routerMac, topology, vmMac } from '../../src/daemon/specs.js';
 import { parseCidr } from '../../src/wire/cidr.js';
 
 function rejects(fn: () => unknown, pattern: RegExp): void {
@@ -29,7 +29,7 @@ test('specs: tap ports are checked field by field', () => {
   assert.deepEqual(p.addresses.map((a) => a.text), ['10.0.0.1/24', 'fd00::1/64']);
   assert.equal(p.mtu, 9000);
   assert.equal(p.up, false);
-  rejects(() => portSpec({ name: 'h1', kind: 'vxlan' }), /kind must be one of "tap", "netdev"; got "vxlan"/);
+  rejects(() => portSpec({ name: 'h1', kind: 'vxlan' }), /kind must be one of "tap", "vm", "netdev", "socket"; got "vxlan"/);
   rejects(() => portSpec({ name: 'h1' }), /kind/);
   rejects(() => portSpec({ name: 'h1', kind: 'tap', mac: '01:00:00:00:00:01' }), /unicast/);
   rejects(() => portSpec({ name: 'h1', kind: 'tap', mac: '00:00:00:00:00:00' }), /must not be 00/);
@@ -173,4 +173,24 @@ test('specs: topology files with links, router interfaces and routes', () => {
   rejects(() => topology({ links: [{ name: 'x', kind: 'tun' }], routerInterfaces: [{ name: 'x', link: 'x', addresses: ['10.0.0.1/24'] }] }), /router interface x has the name of link x/);
   rejects(() => topology({ routes: [{ prefix: '10.0.0.0/8', interface: 'a' }, { prefix: '10.0.0.0/8', interface: 'b' }] }), /routes\[1\]\.prefix: a route for 10\.0\.0\.0\/8 is defined twice/);
   rejects(() => topology({ routerInterfaces: [{ name: 'r0', addresses: ['10.0.0.254/24'] }] }), /routerInterfaces\[0\] needs exactly one of/);
+});
+
+test('specs: vm ports need an owner or a group, by id or name, and suggest a guest MAC derived from the name', () => {
+  const v = portSpec({ name: 'vm1', kind: 'vm', owner: 'alice' });
+  assert.deepEqual(v, { name: 'vm1', kind: 'vm', owner: 'alice', mac: vmMac('vm1') });
+  assert.match(vmMac('vm1'), /^52:54:00(:[0-9a-f]{2}){3}$/);
+  assert.notEqual(vmMac('vm1'), vmMac('vm2'));
+  assert.deepEqual(portSpec({ name: 'vm1', kind: 'vm', group: 107, mac: '52:54:00:AA:bb:01', mtu: 9000 }), {
+    name: 'vm1',
+    kind: 'vm',
+    group: 107,
+    mac: '52:54:00:aa:bb:01',
+    mtu: 9000,
+  });
+  rejects(() => portSpec({ name: 'vm1', kind: 'vm' }), /needs an owner or a group/);
+  rejects(() => portSpec({ name: 'vm1', kind: 'vm', owner: -1 }), /owner must be an integer from 0 to 4294967294; got -1/);
+  rejects(() => portSpec({ name: 'vm1', kind: 'vm', owner: 4294967295 }), /owner/);
+  rejects(() => portSpec({ name: 'vm1', kind: 'vm', group: 'a b' }), /group must be a group name/);
+  rejects(() => portSpec({ name: 'vm1', kind: 'vm', owner: 0, mac: '01:00:00:00:00:01' }), /unicast/);
+  rejects(() => portSpec({ name: 'vm1', kind: 'vm', owner: 0, netns: 'x' }), /unknown field "netns"/);
 });

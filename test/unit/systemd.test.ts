@@ -89,8 +89,8 @@ test('systemd: the unit runs tapwired as user tapwire with only the privileges i
   assert.equal(one('Service.Restart'), 'on-failure');
   assert.equal(one('Service.EnvironmentFile'), '-/etc/default/tapwired');
 
-  // CAP_SYS_ADMIN is there for setns(CLONE_NEWNET) only: see the unit's comment.
-  const caps = ['CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_SYS_ADMIN'];
+  // CAP_SYS_ADMIN is there for setns(CLONE_NEWNET) only, CAP_CHOWN for socket port files: see the unit's comment.
+  const caps = ['CAP_CHOWN', 'CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_SYS_ADMIN'];
   assert.deepEqual(words('Service.AmbientCapabilities'), caps);
   assert.deepEqual(words('Service.CapabilityBoundingSet'), caps);
   assert.equal(one('Service.NoNewPrivileges'), 'yes');
