@@ -101,7 +101,7 @@ export const PortCreate = {
         'tap: a TAP device the daemon creates and holds; vm: a persistent TAP for an emulator (QEMU, UML), owned by a user and/or group; netdev: an existing interface, switched through AF_PACKET; socket: a unix socket the daemon listens on, in QEMU\'s -netdev stream framing',
     },
     path: { type: 'string', minLength: 2, maxLength: 107, pattern: '^/', description: 'socket: the absolute path of the socket file the daemon listens on (mode 0660)' },
-    mode: { type: 'string', enum: ['stream', 'dgram'], description: 'socket: the framing; "stream" (4-byte big-endian length before each frame) is supported, "dgram" not yet' },
+    mode: { type: 'string', enum: ['stream', 'dgram'], description: 'socket: the framing, as QEMU\'s -netdev stream (4-byte big-endian length before each frame; the default) or -netdev dgram (one frame per datagram)' },
     owner: { ...account, description: 'vm: the user (name or uid) who may attach an emulator to the TAP; socket: the owner of the socket file' },
     group: { ...account, description: 'vm: the group (name or gid) whose members may attach an emulator to the TAP; socket: the group of the socket file (mode 0660)' },
     ifname: { ...name, description: 'netdev: the existing interface (in the daemon\'s namespace)' },

@@ -76,7 +76,7 @@ const OPTION_HELP: Record<OptionName, string> = {
   owner: '--owner USER       vm: the user (name or uid) who may attach an emulator to the TAP; socket: who owns the socket file',
   group: '--group GROUP      vm: the group (name or gid) whose members may attach an emulator to the TAP; socket: the socket file\'s group',
   path: '--path PATH        socket: the unix socket the daemon listens on (QEMU: -netdev stream,server=off,addr.type=unix,addr.path=PATH)',
-  mode: '--mode MODE        socket: the framing, stream (the default)',
+  mode: '--mode MODE        socket: the framing, stream (the default; QEMU -netdev stream) or dgram (QEMU -netdev dgram)',
   ifname: '--ifname IFNAME     netdev: the existing interface (in the daemon\'s namespace) to switch',
   netns: '--netns NS         move the netdev (of a TAP port or a link) into this existing network namespace',
   address: '--address CIDR     an address, e.g. 10.0.0.1/24 (repeatable): on the netdev of a port or link; the router\'s own on a router interface',
@@ -200,7 +200,7 @@ const COMMANDS: Record<string, Command> = {
   }),
   'port add': command({
     synopsis:
-      'port add BRIDGE NAME --kind tap [--netns NS] [--address CIDR]... [--mac MAC] [--mtu N] [--down] | --kind vm (--owner USER | --group GROUP)... [--mac MAC] [--mtu N] | --kind netdev --ifname IFNAME | --kind socket --path PATH [--mode stream] [--owner USER] [--group GROUP] [--mtu N]',
+      'port add BRIDGE NAME --kind tap [--netns NS] [--address CIDR]... [--mac MAC] [--mtu N] [--down] | --kind vm (--owner USER | --group GROUP)... [--mac MAC] [--mtu N] | --kind netdev --ifname IFNAME | --kind socket --path PATH [--mode stream|dgram] [--owner USER] [--group GROUP] [--mtu N]',
     summary: 'create a port on a bridge',
     args: ['bridge', 'name'],
     options: ['kind', 'netns', 'ifname', 'address', 'mac', 'mtu', 'down', 'owner', 'group', 'path', 'mode'],

@@ -21,8 +21,9 @@ export const MTU_RANGE = { min: 68, max: 65521 } as const;
 export const FDB_MAX_RANGE = { min: 1, max: 1_048_576 } as const;
 /** PORT_KINDS are the port kinds this build supports. */
 export const PORT_KINDS = ['tap', 'vm', 'netdev', 'socket'] as const;
-/** SOCKET_MODES are the framings a socket port speaks (QEMU's -netdev stream; dgram is not supported yet). */
-export const SOCKET_MODES = ['stream'] as const;
+/** SOCKET_MODES are the framings a socket port speaks: QEMU's -netdev stream (a 4-byte big-endian length
+ * before each frame on a stream socket) and -netdev dgram (a frame per datagram). */
+export const SOCKET_MODES = ['stream', 'dgram'] as const;
 /** SOCKET_PATH_MAX is the longest socket path (sun_path holds 108 bytes with the NUL). */
 export const SOCKET_PATH_MAX = 107;
 /** ID_MAX is the largest uid/gid (4294967295 is (uid_t)-1, "none"). */
@@ -176,8 +177,7 @@ function socketPortSpec(o: Record<string, unknown>, name: string, where: string)
     throw invalid(`${where}.path must be an absolute path to a socket file of at most ${SOCKET_PATH_MAX} bytes; got ${JSON.stringify(path)}`);
   }
   const mode = o.mode ?? 'stream';
-  if (mode === 'dgram') throw invalid(`${where}.mode "dgram" is not supported yet; use "stream" (QEMU: -netdev stream,server=off,addr.type=unix,addr.path=PATH)`);
-  if (mode !== 'stream') throw invalid(`${where}.mode must be "stream"; got ${JSON.stringify(mode)}`);
+  if (mode !== 'stream' && mode !== 'dgram') throw invalid(`${where}.mode must be "stream" or "dgram"; got ${JSON.stringify(mode)}`);
   const spec: SocketPortSpec = { name, kind: 'socket', path: normalize(path), mode };
   if (o.mtu !== undefined) spec.mtu = integer(o.mtu, `${where}.mtu`, MTU_RANGE.min, MTU_RANGE.max);
   if (o.owner !== undefined) spec.owner = checkAccount(o.owner, `${where}.owner`);

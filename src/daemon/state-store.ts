@@ -42,7 +42,7 @@ export interface SavedSocketPort {
   name: string;
   kind: 'socket';
   path: string;
-  mode: 'stream';
+  mode: 'stream' | 'dgram';
   mtu?: number;
   owner?: string | number;
   group?: string | number;

@@ -50,7 +50,7 @@ export interface SocketPortSpec {
   kind: 'socket';
   /** path is the absolute path of the socket file. */
   path: string;
-  mode: 'stream';
+  mode: 'stream' | 'dgram';
   mtu?: number;
   /** owner/group (as given) and uid/gid (resolved by the daemon) own the socket file: who may connect. */
   owner?: string | number;

@@ -8,6 +8,7 @@ import { FakeTaps } from '../tap/fake-tap.js';
 import { openNetdevDevice } from '../ports/netdev.js';
 import { openVmDevice } from '../ports/vm.js';
 import { openSocketPort } from '../ports/socket.js';
+import { openDgramSocketPort } from '../ports/socket-dgram.js';
 import { openTunDevice } from '../tun/tun-device.js';
 import { FakeIo } from './fake-io.js';
 import { CounterBlock } from './counters.js';
@@ -35,7 +36,7 @@ const plane = new DataPlane({
   openNetdev: fakeTaps === undefined ? openNetdevDevice : fakeTaps.netdevOpener,
   openTun: fakeTaps === undefined ? openTunDevice : fakeTaps.tunOpener,
   openVm: fakeTaps === undefined ? openVmDevice : fakeTaps.vmOpener,
-  openSocket: openSocketPort,
+  openSocket: (spec, events) => (spec.mode === 'dgram' ? openDgramSocketPort({ ...spec, mode: 'dgram' }, events) : openSocketPort(spec, events)),
   clock: () => performance.now(),
   log: (level, msg, fields) => port.postMessage({ log: { level, msg, fields } }),
 });

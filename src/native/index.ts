@@ -97,6 +97,10 @@ export interface NativeAddon {
   requestFd(path: string, request: Uint8Array, timeoutMs: number): { fd: number | null; reply: Buffer };
   /** UnixListener listens on a unix stream socket (bind, chmod, chown, then listen) and hands each accepted fd to onAccept. */
   UnixListener: new (options: UnixListenerOptions, onAccept: AcceptHandler) => UnixListener;
+
+  // --- unix datagram sockets (native/dgram.cc; its header comment is the contract) ---
+  /** UnixDgram binds an AF_UNIX datagram socket (bind, chmod, chown, then poll) and hands each batch of received datagrams to onFrames. */
+  UnixDgram: new (options: UnixDgramOptions, onFrames: DgramHandler) => UnixDgram;
 }
 
 /** PeerCred is what SO_PEERCRED and SO_PEERGROUPS tell about the process at the other end of a unix socket. */
@@ -128,6 +132,45 @@ export interface UnixListener {
   close(): void;
 }
 // --- end of fd passing ---
+
+// --- unix datagram sockets (native/dgram.cc) ---
+/** UnixDgramOptions are the socket file's path (1-107 bytes; no file may exist there), its mode (default 0o660), its owner and group, and the most datagrams per batch (1..4096, default 256). */
+export interface UnixDgramOptions {
+  path: string;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  batch?: number;
+}
+
+/** DgramHandler gets each batch: `count` datagrams described by rxOffsets/rxLengths/rxTruncated, whether the peer changed (it is the sender of the batch's last datagram from a bound socket), and 0 or the errno that stopped receiving until resume(). */
+export type DgramHandler = (count: number, peerChanged: boolean, errno: number) => void;
+
+/** UnixDgram is the datagram socket of native/dgram.cc. */
+export interface UnixDgram {
+  readonly fd: number;
+  /** rxBuffer holds the datagrams of the current batch; it is reused by the next one. */
+  readonly rxBuffer: ArrayBuffer;
+  readonly rxOffsets: Int32Array;
+  /** The real length of each datagram, also for a truncated one. */
+  readonly rxLengths: Int32Array;
+  /** 1 for a datagram longer than maxFrame: its bytes are not in rxBuffer. */
+  readonly rxTruncated: Uint8Array;
+  /** maxFrame is the longest datagram received whole (14 + 4 + 65535). */
+  readonly maxFrame: number;
+  readonly batch: number;
+  /** peer is the address replies go to ("@name" when abstract), or null before the first datagram and after the peer went away. */
+  readonly peer: string | null;
+  /** send sends one datagram to the peer: 0, or ENOTCONN (no peer), EAGAIN (full), ECONNREFUSED/ENOENT (the peer went away and is forgotten), another errno, EBADF after close. */
+  send(frame: Uint8Array): number;
+  /** sendTo sends one datagram to `path` (the peer is untouched): 0 or an errno. */
+  sendTo(path: string, frame: Uint8Array): number;
+  /** resume polls again after a receive error stopped it. */
+  resume(): void;
+  /** close stops receiving and closes the fd at once (not the socket file); safe to call twice. */
+  close(): void;
+}
+// --- end of unix datagram sockets ---
 
 /** NativeError is what the addon throws when the kernel refuses: `code` is the errno name. */
 export interface NativeError extends Error {

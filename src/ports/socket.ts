@@ -19,7 +19,7 @@ import { ETH, VLAN_TAG_LEN } from '../wire/ethernet.js';
 export interface SocketSpec {
   name: string;
   path: string;
-  mode: 'stream';
+  mode: 'stream' | 'dgram';
   /** uid and gid own the socket file (mode 0660): who, besides root, may connect. */
   uid?: number;
   gid?: number;
@@ -91,7 +91,8 @@ export function encodeFrame(frame: Uint8Array): Buffer {
   return out;
 }
 
-function removeStale(path: string): void {
+/** removeStale removes a socket file left at `path` (by an earlier daemon); anything else is left alone. */
+export function removeStale(path: string): void {
   try {
     if (lstatSync(path).isSocket()) unlinkSync(path);
   } catch (e) {
@@ -99,7 +100,8 @@ function removeStale(path: string): void {
   }
 }
 
-/** openSocketPort is the real SocketOpener: it listens on spec.path (a stale socket file there is
+/** openSocketPort is the real SocketOpener for `stream` mode (`dgram` is openDgramSocketPort, in
+ * socket-dgram.ts): it listens on spec.path (a stale socket file there is
  * replaced; any other file is refused by listen with EADDRINUSE). */
 export async function openSocketPort(spec: SocketSpec, events: SocketEvents): Promise<SocketPort> {
   removeStale(spec.path);

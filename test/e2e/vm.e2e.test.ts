@@ -7,12 +7,13 @@
 //     (state down, then up, traffic resumes with no API call);
 //   - `tapwire exec`: QEMU as an unprivileged user with the TAP fd passed by the daemon (and refused to a
 //     user who is neither the port's owner nor in its group);
-//   - `socket` ports: QEMU as an unprivileged user on `-netdev stream` (the host's GSO frames are cut into
-//     segments for it in software).
+//   - `socket` ports: QEMU as an unprivileged user on `-netdev stream` and on `-netdev dgram` (the host's
+//     GSO frames are cut into segments for it in software).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChildProcess } from 'node:child_process';
-import { chmodSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
@@ -188,6 +189,36 @@ test('emulator ports: vm (QEMU virtio-net and e1000, UML, restart), tapwire exec
       tt.diagnostic(`socket port: PASS in ${r.ms} ms; ${c.rxFrames} frames in, ${c.txFrames} out, drops ${JSON.stringify(c.drops)}`);
       assert.equal(c.drops.offload_error ?? 0, 0);
       assert.equal(c.drops.bad_framing ?? 0, 0);
+    });
+
+    await t.test('socket port: QEMU as an unprivileged user on -netdev dgram', async (tt) => {
+      const path = join(daemon!.files.dir, 'dgram.sock');
+      // QEMU binds its own end; nobody must be able to create it.
+      const own = mkdtempSync(join(tmpdir(), `${lab.prefix}-q-`));
+      chownSync(own, NOBODY, NOBODY);
+      try {
+        await api(sock, 'POST', '/v1/bridges/br0/ports', { name: 'sk2', kind: 'socket', path, mode: 'dgram', owner: NOBODY });
+        const r = await bootQemu({
+          image,
+          params: params('10.78.0.17'),
+          uid: NOBODY,
+          gid: NOBODY,
+          netdev: [
+            '-netdev',
+            `dgram,id=n0,local.type=unix,local.path=${join(own, 'q.sock')},remote.type=unix,remote.path=${path}`,
+            '-device',
+            'virtio-net-pci,netdev=n0,mac=52:54:00:78:00:17',
+          ],
+        });
+        assert.ok(r.pass, explain(r));
+        await transfers('10.78.0.17');
+        const c = (await port('sk2')).counters;
+        tt.diagnostic(`dgram socket port: PASS in ${r.ms} ms; ${c.rxFrames} frames in, ${c.txFrames} out, drops ${JSON.stringify(c.drops)}`);
+        assert.equal(c.drops.offload_error ?? 0, 0);
+        assert.equal(c.drops.bad_framing ?? 0, 0);
+      } finally {
+        rmSync(own, { recursive: true, force: true });
+      }
     });
 
     await t.test('vm port: User-Mode Linux with the vector transport', async (tt) => {
