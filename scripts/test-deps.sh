@@ -14,6 +14,7 @@ declare -A need=(
   [vde_switch]=vde2
   [python3]=python3
   [curl]=curl
+  [ethtool]=ethtool
   [promtool]=prometheus
   [systemd-analyze]=systemd
   [systemd-sysusers]=systemd
