@@ -48,9 +48,9 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-#include <uv.h>
 
 #include "common.h"
+#include "unixsock.h"
 
 namespace tw {
 namespace {
@@ -62,15 +62,6 @@ constexpr size_t kArenaSize = 1 << 20;
 constexpr int kBufferSize = 4 << 20;
 constexpr int kDefaultBatch = 256;
 constexpr int kMaxBatch = 4096;
-
-bool FillAddress(const std::string& path, sockaddr_un* addr, socklen_t* len) {
-  memset(addr, 0, sizeof *addr);
-  if (path.empty() || path.size() >= sizeof addr->sun_path || path.find('\0') != std::string::npos) return false;
-  addr->sun_family = AF_UNIX;
-  memcpy(addr->sun_path, path.data(), path.size());
-  *len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
-  return true;
-}
 
 // Named is whether a sender address (from recvfrom) can be sent back to: bound, by path or abstract name.
 bool Named(socklen_t len) { return len > static_cast<socklen_t>(offsetof(sockaddr_un, sun_path)); }
@@ -85,21 +76,21 @@ bool IsUint8Array(const Napi::Value& v) {
   return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array;
 }
 
-class UnixDgram : public Napi::ObjectWrap<UnixDgram> {
+class UnixDgram : public PolledSocket<UnixDgram> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "UnixDgram",
                        {
                            InstanceMethod<&UnixDgram::Send>("send"),
                            InstanceMethod<&UnixDgram::SendTo>("sendTo"),
-                           InstanceMethod<&UnixDgram::Resume>("resume"),
-                           InstanceMethod<&UnixDgram::Close>("close"),
+                           InstanceMethod("resume", &UnixDgram::Resume),
+                           InstanceMethod("close", &UnixDgram::Close),
                            InstanceAccessor<&UnixDgram::Peer>("peer"),
                        });
   }
 
   // new UnixDgram({ path, mode?, uid?, gid?, batch? }, onFrames(count, peerChanged, errno))
-  explicit UnixDgram(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UnixDgram>(info) {
+  explicit UnixDgram(const Napi::CallbackInfo& info) : PolledSocket(info, FdClose::kAtOnce) {
     Napi::Env env = info.Env();
     if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
       ThrowType(env, "new UnixDgram({ path, mode?, uid?, gid?, batch? }, onFrames)");
@@ -129,10 +120,7 @@ class UnixDgram : public Napi::ObjectWrap<UnixDgram> {
       ThrowType(env, "UnixDgram: batch 1..4096");
       return;
     }
-    if (napi_get_uv_event_loop(env, &loop_) != napi_ok) {
-      Napi::Error::New(env, "UnixDgram: no libuv loop").ThrowAsJavaScriptException();
-      return;
-    }
+    if (!FindLoop(env, "UnixDgram: no libuv loop")) return;
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
       ThrowErrno(env, errno, "socket(AF_UNIX, SOCK_DGRAM)");
@@ -140,49 +128,18 @@ class UnixDgram : public Napi::ObjectWrap<UnixDgram> {
     }
     SetBuffer(fd, SO_SNDBUFFORCE, SO_SNDBUF);
     SetBuffer(fd, SO_RCVBUFFORCE, SO_RCVBUF);
-    bool bound = false;
-    auto fail = [&](int err, const std::string& call) {
-      close(fd);
-      // Only a file this call created is removed; an EADDRINUSE leaves the existing one alone.
-      if (bound) unlink(path.c_str());
-      ThrowErrno(env, err, call);
-    };
-    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), addrLen) < 0) {
-      fail(errno, "bind");
-      return;
-    }
-    bound = true;
-    if (chmod(path.c_str(), static_cast<mode_t>(mode)) < 0) {
-      fail(errno, "chmod");
-      return;
-    }
-    if ((uid >= 0 || gid >= 0) && chown(path.c_str(), static_cast<uid_t>(uid), static_cast<gid_t>(gid)) < 0) {
-      fail(errno, "chown");
-      return;
-    }
+    if (!BindFile(env, fd, path, addr, addrLen, mode, uid, gid)) return;
     // Whatever came in while the file had the umask's mode is dropped unread (see the header comment).
     for (;;) {
       uint8_t scratch[1];
       ssize_t n = recv(fd, scratch, sizeof scratch, MSG_TRUNC | MSG_DONTWAIT);
       if (n < 0 && errno != EINTR) break;
     }
-    Poll* p = new Poll();
-    int rc = uv_poll_init(loop_, &p->handle, fd);
-    if (rc < 0) {
-      delete p;
-      fail(-rc, "uv_poll_init");
+    const char* call = "";
+    if (int rc = Watch(fd, &call); rc < 0) {
+      DropFile(env, fd, path, -rc, call);
       return;
     }
-    p->handle.data = this;
-    rc = uv_poll_start(&p->handle, UV_READABLE, &UnixDgram::OnReadable);
-    if (rc < 0) {
-      uv_close(reinterpret_cast<uv_handle_t*>(&p->handle), &UnixDgram::OnClosed);
-      fail(-rc, "uv_poll_start");
-      return;
-    }
-    fd_ = fd;
-    poll_ = p;
-    polling_ = true;
 
     Napi::ArrayBuffer rx = Napi::ArrayBuffer::New(env, kArenaSize);
     rx_ = static_cast<uint8_t*>(rx.Data());
@@ -203,70 +160,16 @@ class UnixDgram : public Napi::ObjectWrap<UnixDgram> {
         Napi::PropertyDescriptor::Value("batch", Napi::Number::New(env, batch_), napi_enumerable),
         Napi::PropertyDescriptor::Value("fd", Napi::Number::New(env, fd), napi_enumerable),
     });
-    onFrames_ = Napi::Persistent(info[1].As<Napi::Function>());
-    context_ = new Napi::AsyncContext(env, "tapwire.dgram");
-    env_ = env;
-    napi_add_env_cleanup_hook(env, &UnixDgram::Cleanup, this);
-    hookAdded_ = true;
-    // Kept alive while open: the poll handle points back here.
-    Ref();
-    referenced_ = true;
-  }
-
-  ~UnixDgram() override {
-    if (hookAdded_) napi_remove_env_cleanup_hook(env_, &UnixDgram::Cleanup, this);
-    Shutdown();
-    delete context_;
+    Hold(env, info[1].As<Napi::Function>(), "tapwire.dgram");
   }
 
  private:
-  // Poll lives apart from the object so that uv_close can finish after the object is gone.
-  struct Poll {
-    uv_poll_t handle;
-  };
+  friend class PolledSocket<UnixDgram>;
 
-  static void OnClosed(uv_handle_t* h) { delete reinterpret_cast<Poll*>(h); }
-
-  static void Cleanup(void* arg) {
-    UnixDgram* self = static_cast<UnixDgram*>(arg);
-    self->hookAdded_ = false;
-    self->Shutdown();
-  }
-
-  // Shutdown stops polling and closes the fd. Safe to repeat.
-  void Shutdown() {
-    if (poll_ == nullptr) return;
-    uv_poll_stop(&poll_->handle);
-    uv_close(reinterpret_cast<uv_handle_t*>(&poll_->handle), &UnixDgram::OnClosed);
-    poll_ = nullptr;
-    polling_ = false;
-    close(fd_);
-    fd_ = -1;
-    peerLen_ = 0;
-  }
-
-  Napi::Value Close(const Napi::CallbackInfo& info) {
-    Shutdown();
-    if (referenced_) {
-      referenced_ = false;
-      Unref();
-    }
-    return info.Env().Undefined();
-  }
-
-  // resume(): poll again after a receive error stopped it; does nothing when closed or polling.
-  Napi::Value Resume(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (poll_ == nullptr || polling_) return env.Undefined();
-    int rc = uv_poll_start(&poll_->handle, UV_READABLE, &UnixDgram::OnReadable);
-    if (rc < 0) return ThrowErrno(env, -rc, "uv_poll_start");
-    polling_ = true;
-    return env.Undefined();
-  }
-
+  // peer: a closed socket has none.
   Napi::Value Peer(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (peerLen_ == 0) return env.Null();
+    if (Fd() < 0 || peerLen_ == 0) return env.Null();
     size_t n = peerLen_ - offsetof(sockaddr_un, sun_path);
     if (peer_.sun_path[0] == '\0') return Napi::String::New(env, "@" + std::string(peer_.sun_path + 1, n - 1));
     return Napi::String::New(env, std::string(peer_.sun_path, strnlen(peer_.sun_path, n)));
@@ -276,7 +179,7 @@ class UnixDgram : public Napi::ObjectWrap<UnixDgram> {
   int SendRaw(const Napi::Uint8Array& frame, const sockaddr_un* to, socklen_t toLen) {
     ssize_t n;
     do {
-      n = sendto(fd_, frame.Data(), frame.ByteLength(), MSG_DONTWAIT | MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(to), toLen);
+      n = sendto(Fd(), frame.Data(), frame.ByteLength(), MSG_DONTWAIT | MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(to), toLen);
     } while (n < 0 && errno == EINTR);
     if (n >= 0) return 0;
     return errno == EWOULDBLOCK ? EAGAIN : errno;
@@ -286,7 +189,7 @@ class UnixDgram : public Napi::ObjectWrap<UnixDgram> {
   Napi::Value Send(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !IsUint8Array(info[0])) return ThrowType(env, "send(Uint8Array)");
-    if (fd_ < 0) return Napi::Number::New(env, EBADF);
+    if (Fd() < 0) return Napi::Number::New(env, EBADF);
     if (peerLen_ == 0) return Napi::Number::New(env, ENOTCONN);
     int err = SendRaw(info[0].As<Napi::Uint8Array>(), &peer_, peerLen_);
     if (err == ECONNREFUSED || err == ENOENT) peerLen_ = 0;
@@ -300,16 +203,12 @@ class UnixDgram : public Napi::ObjectWrap<UnixDgram> {
     sockaddr_un to;
     socklen_t toLen = 0;
     if (!FillAddress(info[0].As<Napi::String>().Utf8Value(), &to, &toLen)) return ThrowType(env, "sendTo: path must be 1-107 bytes");
-    if (fd_ < 0) return Napi::Number::New(env, EBADF);
+    if (Fd() < 0) return Napi::Number::New(env, EBADF);
     return Napi::Number::New(env, SendRaw(info[1].As<Napi::Uint8Array>(), &to, toLen));
   }
 
-  static void OnReadable(uv_poll_t* handle, int status, int /*events*/) {
-    static_cast<UnixDgram*>(handle->data)->Drain(status);
-  }
-
-  void Drain(int status) {
-    Napi::HandleScope scope(env_);
+  // Ready drains up to batch_ datagrams into the arena and hands them to onFrames in one call.
+  void Ready(int status) {
     int count = 0;
     int err = status < 0 ? -status : 0;
     size_t pos = 0;
@@ -322,7 +221,7 @@ class UnixDgram : public Napi::ObjectWrap<UnixDgram> {
       fromLen = sizeof from;
       // MSG_TRUNC makes recvfrom return the datagram's real length, so a longer one is told apart from
       // one of exactly kMaxFrame bytes.
-      ssize_t n = recvfrom(fd_, rx_ + pos, kMaxFrame, MSG_TRUNC | MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &fromLen);
+      ssize_t n = recvfrom(Fd(), rx_ + pos, kMaxFrame, MSG_TRUNC | MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &fromLen);
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
@@ -352,28 +251,13 @@ class UnixDgram : public Napi::ObjectWrap<UnixDgram> {
     if (count == 0 && err == 0) return;
     if (err != 0) {
       // Level-triggered: a socket in error would wake us forever. JS decides when to resume().
-      uv_poll_stop(&poll_->handle);
-      polling_ = false;
+      Pause();
     }
-    Napi::Env env = env_;
-    napi_value args[3] = {Napi::Number::New(env, count), Napi::Boolean::New(env, changed), Napi::Number::New(env, err)};
-    napi_value result;
-    napi_status st = napi_make_callback(env, context_->operator napi_async_context(), Value(), onFrames_.Value(), 3, args, &result);
-    if (st != napi_ok && env.IsExceptionPending()) {
-      Napi::Error e = env.GetAndClearPendingException();
-      napi_fatal_exception(env, e.Value());
-    }
+    Napi::Env env = Env();
+    Emit({Napi::Number::New(env, count), Napi::Boolean::New(env, changed), Napi::Number::New(env, err)});
   }
 
-  uv_loop_t* loop_ = nullptr;
-  napi_env env_ = nullptr;
-  int fd_ = -1;
   int batch_ = kDefaultBatch;
-  // poll_ is null before a successful construction and after Shutdown().
-  Poll* poll_ = nullptr;
-  bool polling_ = false;
-  bool referenced_ = false;
-  bool hookAdded_ = false;
   sockaddr_un peer_{};
   // peerLen_ is 0 while there is no peer.
   socklen_t peerLen_ = 0;
@@ -381,8 +265,6 @@ class UnixDgram : public Napi::ObjectWrap<UnixDgram> {
   int32_t* offsets_ = nullptr;
   int32_t* lengths_ = nullptr;
   uint8_t* truncated_ = nullptr;
-  Napi::FunctionReference onFrames_;
-  Napi::AsyncContext* context_ = nullptr;
 };
 
 }  // namespace

@@ -45,11 +45,11 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-#include <uv.h>
 
 #include <vector>
 
 #include "common.h"
+#include "unixsock.h"
 
 #ifndef SO_PEERGROUPS
 #define SO_PEERGROUPS 59
@@ -63,31 +63,22 @@ constexpr int kMaxTimeoutMs = 10 * 60 * 1000;
 // kAcceptBurst bounds the connections taken per wake-up, so a flood cannot starve the event loop.
 constexpr int kAcceptBurst = 16;
 
-bool FillAddress(const std::string& path, sockaddr_un* addr, socklen_t* len) {
-  memset(addr, 0, sizeof *addr);
-  if (path.empty() || path.size() >= sizeof addr->sun_path || path.find('\0') != std::string::npos) return false;
-  addr->sun_family = AF_UNIX;
-  memcpy(addr->sun_path, path.data(), path.size());
-  *len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
-  return true;
-}
-
 bool IsUint8Array(const Napi::Value& v) {
   return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array;
 }
 
-class UnixListener : public Napi::ObjectWrap<UnixListener> {
+class UnixListener : public PolledSocket<UnixListener> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "UnixListener",
                        {
-                           InstanceMethod<&UnixListener::Resume>("resume"),
-                           InstanceMethod<&UnixListener::Close>("close"),
+                           InstanceMethod("resume", &UnixListener::Resume),
+                           InstanceMethod("close", &UnixListener::Close),
                        });
   }
 
   // new UnixListener({ path, mode, gid?, backlog? }, onAccept(fd, errno))
-  explicit UnixListener(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UnixListener>(info) {
+  explicit UnixListener(const Napi::CallbackInfo& info) : PolledSocket(info, FdClose::kWhenHandleClosed) {
     Napi::Env env = info.Env();
     if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
       ThrowType(env, "new UnixListener({ path, mode, gid?, backlog? }, onAccept)");
@@ -116,165 +107,51 @@ class UnixListener : public Napi::ObjectWrap<UnixListener> {
       ThrowType(env, "UnixListener: backlog 1..4096");
       return;
     }
-    if (napi_get_uv_event_loop(env, &loop_) != napi_ok) {
-      Napi::Error::New(env, "UnixListener: no libuv loop").ThrowAsJavaScriptException();
-      return;
-    }
+    if (!FindLoop(env, "UnixListener: no libuv loop")) return;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
       ThrowErrno(env, errno, "socket(AF_UNIX)");
       return;
     }
-    bool bound = false;
-    auto fail = [&](int err, const std::string& call) {
-      close(fd);
-      // Only a file this call created is removed; an EADDRINUSE leaves the existing one alone.
-      if (bound) unlink(path.c_str());
-      ThrowErrno(env, err, call);
-    };
-    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), addrLen) < 0) {
-      fail(errno, "bind");
-      return;
-    }
-    bound = true;
-    if (chmod(path.c_str(), static_cast<mode_t>(mode)) < 0) {
-      fail(errno, "chmod");
-      return;
-    }
-    if (gid >= 0 && chown(path.c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(gid)) < 0) {
-      fail(errno, "chown");
-      return;
-    }
+    if (!BindFile(env, fd, path, addr, addrLen, mode, -1, gid)) return;
     if (listen(fd, backlog) < 0) {
-      fail(errno, "listen");
+      DropFile(env, fd, path, errno, "listen");
       return;
     }
-    Poll* p = new Poll();
-    int rc = uv_poll_init(loop_, &p->handle, fd);
-    if (rc < 0) {
-      delete p;
-      fail(-rc, "uv_poll_init");
+    const char* call = "";
+    if (int rc = Watch(fd, &call); rc < 0) {
+      DropFile(env, fd, path, -rc, call);
       return;
     }
-    p->handle.data = this;
-    rc = uv_poll_start(&p->handle, UV_READABLE, &UnixListener::OnReadable);
-    if (rc < 0) {
-      // The handle is initialised, so it goes through uv_close; p->fd is still -1, so fail() closes fd.
-      uv_close(reinterpret_cast<uv_handle_t*>(&p->handle), &UnixListener::OnClosed);
-      fail(-rc, "uv_poll_start");
-      return;
-    }
-    p->fd = fd;
-    poll_ = p;
-    polling_ = true;
-    onAccept_ = Napi::Persistent(info[1].As<Napi::Function>());
-    context_ = new Napi::AsyncContext(env, "tapwire.fdpass");
-    env_ = env;
-    napi_add_env_cleanup_hook(env, &UnixListener::Cleanup, this);
-    hookAdded_ = true;
     info.This().As<Napi::Object>().Set("fd", fd);
-    // Kept alive while listening: the poll handle points back here.
-    Ref();
-    referenced_ = true;
-  }
-
-  ~UnixListener() override {
-    if (hookAdded_) napi_remove_env_cleanup_hook(env_, &UnixListener::Cleanup, this);
-    Shutdown();
-    delete context_;
+    Hold(env, info[1].As<Napi::Function>(), "tapwire.fdpass");
   }
 
  private:
-  // Poll lives apart from the object so that uv_close can finish after the object is gone.
-  struct Poll {
-    uv_poll_t handle;
-    int fd = -1;
-  };
+  friend class PolledSocket<UnixListener>;
 
-  static void OnClosed(uv_handle_t* h) {
-    Poll* p = reinterpret_cast<Poll*>(h);
-    if (p->fd >= 0) close(p->fd);
-    delete p;
-  }
-
-  static void Cleanup(void* arg) {
-    UnixListener* self = static_cast<UnixListener*>(arg);
-    self->hookAdded_ = false;
-    self->Shutdown();
-  }
-
-  // Shutdown stops polling and closes the listening fd (once the handle is closed). Safe to repeat.
-  void Shutdown() {
-    if (poll_ == nullptr) return;
-    uv_poll_stop(&poll_->handle);
-    uv_close(reinterpret_cast<uv_handle_t*>(&poll_->handle), &UnixListener::OnClosed);
-    poll_ = nullptr;
-    polling_ = false;
-  }
-
-  Napi::Value Close(const Napi::CallbackInfo& info) {
-    Shutdown();
-    if (referenced_) {
-      referenced_ = false;
-      Unref();
-    }
-    return info.Env().Undefined();
-  }
-
-  // resume(): poll again after an accept error stopped it; does nothing when closed or polling.
-  Napi::Value Resume(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (poll_ == nullptr || polling_) return env.Undefined();
-    int rc = uv_poll_start(&poll_->handle, UV_READABLE, &UnixListener::OnReadable);
-    if (rc < 0) return ThrowErrno(env, -rc, "uv_poll_start");
-    polling_ = true;
-    return env.Undefined();
-  }
-
-  static void OnReadable(uv_poll_t* handle, int status, int /*events*/) {
-    static_cast<UnixListener*>(handle->data)->Accept(status);
-  }
-
-  void Accept(int status) {
-    Napi::HandleScope scope(env_);
-    for (int i = 0; i < kAcceptBurst && poll_ != nullptr && polling_; i++) {
+  // Ready accepts up to kAcceptBurst connections and hands each to onAccept; an accept or poll error
+  // pauses the poll and is handed over instead.
+  void Ready(int status) {
+    Napi::Env env = Env();
+    for (int i = 0; i < kAcceptBurst && Polling(); i++) {
       int fd = -1;
       int err = 0;
       if (status < 0) {
         err = -status;
       } else {
-        fd = accept4(poll_->fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        fd = accept4(Fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
           if (errno == EAGAIN || errno == EWOULDBLOCK) return;
           if (errno == EINTR || errno == ECONNABORTED) continue;
           err = errno;
         }
       }
-      if (err != 0) {
-        uv_poll_stop(&poll_->handle);
-        polling_ = false;
-      }
-      napi_value args[2] = {Napi::Number::New(env_, fd), Napi::Number::New(env_, err)};
-      napi_value result;
-      napi_status st = napi_make_callback(env_, context_->operator napi_async_context(), Value(), onAccept_.Value(), 2, args, &result);
-      if (st != napi_ok && Napi::Env(env_).IsExceptionPending()) {
-        Napi::Error e = Napi::Env(env_).GetAndClearPendingException();
-        napi_fatal_exception(env_, e.Value());
-        return;
-      }
+      if (err != 0) Pause();
+      if (!Emit({Napi::Number::New(env, fd), Napi::Number::New(env, err)})) return;
       if (err != 0) return;
     }
   }
-
-  uv_loop_t* loop_ = nullptr;
-  napi_env env_ = nullptr;
-  // poll_ is null before a successful construction and after Shutdown().
-  Poll* poll_ = nullptr;
-  bool polling_ = false;
-  bool referenced_ = false;
-  bool hookAdded_ = false;
-  Napi::FunctionReference onAccept_;
-  Napi::AsyncContext* context_ = nullptr;
 };
 
 // sendFd(socketFd, fd, payload) -> bytes sent.
