@@ -15,19 +15,29 @@ async function iperf(lab: Lab, from: string, to: string, address: string): Promi
   return (JSON.parse(r.stdout) as { end: { sum_received: { bytes: number } } }).end.sum_received.bytes;
 }
 
+/** container makes namespaces d (the daemon's), h1 and c1, and a veth from d into c1 with `addresses` on
+ * the c1 end; `offloads` (ethtool -K words) are set on both ends before they come up. */
+async function container(lab: Lab, addresses: string[], offloads: string[] = []): Promise<{ vd: string; vc: string }> {
+  for (const ns of ['d', 'h1', 'c1']) await lab.addNs(ns);
+  const vd = lab.name('vd');
+  const vc = lab.name('vc');
+  await lab.ip('d', 'link', 'add', vd, 'type', 'veth', 'peer', 'name', vc, 'netns', lab.name('c1'));
+  if (offloads.length > 0) {
+    await lab.exec('d', 'ethtool', ['-K', vd, ...offloads]);
+    await lab.exec('c1', 'ethtool', ['-K', vc, ...offloads]);
+  }
+  await lab.ip('d', 'link', 'set', vd, 'up');
+  for (const a of addresses) await lab.ip('c1', 'addr', 'add', a, 'dev', vc, ...(a.includes(':') ? ['nodad'] : []));
+  await lab.ip('c1', 'link', 'set', vc, 'up');
+  return { vd, vc };
+}
+
 test('netdev port: a veth into a container namespace switched with a tap port', { timeout: 120_000 }, async (t) => {
   if (!requirePrivileges(t, ['ip', 'ping', 'iperf3'])) return;
   const lab = await Lab.create('twt');
   let daemon: RunningDaemon | undefined;
   try {
-    for (const ns of ['d', 'h1', 'c1']) await lab.addNs(ns);
-    const vd = lab.name('vd');
-    const vc = lab.name('vc');
-    await lab.ip('d', 'link', 'add', vd, 'type', 'veth', 'peer', 'name', vc, 'netns', lab.name('c1'));
-    await lab.ip('d', 'link', 'set', vd, 'up');
-    await lab.ip('c1', 'addr', 'add', '10.79.0.2/24', 'dev', vc);
-    await lab.ip('c1', 'addr', 'add', 'fd79::2/64', 'dev', vc, 'nodad');
-    await lab.ip('c1', 'link', 'set', vc, 'up');
+    const { vd } = await container(lab, ['10.79.0.2/24', 'fd79::2/64']);
     const tap = lab.name('th1');
     daemon = await startDaemon(lab, 'd', {
       bridges: [
@@ -64,18 +74,9 @@ test('netdev port: a veth with every offload off on both ends still carries TCP 
   const lab = await Lab.create('twt');
   let daemon: RunningDaemon | undefined;
   try {
-    for (const ns of ['d', 'h1', 'c1']) await lab.addNs(ns);
-    const vd = lab.name('vd');
-    const vc = lab.name('vc');
-    await lab.ip('d', 'link', 'add', vd, 'type', 'veth', 'peer', 'name', vc, 'netns', lab.name('c1'));
     // The kernel must segment and checksum what tapwire writes as GSO / partial-checksum frames to an
     // interface that takes neither, and the container's end must get correct plain frames.
-    const off = ['tx', 'off', 'rx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off', 'sg', 'off'];
-    await lab.exec('d', 'ethtool', ['-K', vd, ...off]);
-    await lab.exec('c1', 'ethtool', ['-K', vc, ...off]);
-    await lab.ip('d', 'link', 'set', vd, 'up');
-    await lab.ip('c1', 'addr', 'add', '10.79.1.2/24', 'dev', vc);
-    await lab.ip('c1', 'link', 'set', vc, 'up');
+    const { vd } = await container(lab, ['10.79.1.2/24'], ['tx', 'off', 'rx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off', 'sg', 'off']);
     const tap = lab.name('th1');
     daemon = await startDaemon(lab, 'd', {
       bridges: [{ name: 'br0', ports: [{ name: tap, kind: 'tap', netns: lab.name('h1'), addresses: ['10.79.1.1/24'] }, { name: 'c1', kind: 'netdev', ifname: vd }] }],
