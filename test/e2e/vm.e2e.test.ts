@@ -4,7 +4,7 @@
 // over TCP each way, checked by sha256 at both ends:
 //   - `vm` ports: QEMU virtio-net-pci (TSO frames from the guest must cross whole) and e1000 opening the TAP
 //     by name; UML's vector transport on a vm port; an emulator stopped and started again on the same port
-//     (state down, then up, traffic resumes with no API call);
+//     (state down, then up, traffic resumes with no API call); a daemon restart under a running emulator;
 //   - `tapwire exec`: QEMU as an unprivileged user with the TAP fd passed by the daemon (and refused to a
 //     user who is neither the port's owner nor in its group);
 //   - `socket` ports: QEMU as an unprivileged user on `-netdev stream` and on `-netdev dgram` (the host's
@@ -150,6 +150,25 @@ test('emulator ports: vm (QEMU virtio-net and e1000, UML, restart), tapwire exec
         }
         await waitState(sock, 'vm1', 'down');
       }
+    });
+
+    await t.test('vm port: a daemon restart leaves the running emulator its TAP and adopts it', async () => {
+      const netdev = ['-netdev', 'tap,id=n0,ifname=vm1,script=no,downscript=no', '-device', 'virtio-net-pci,netdev=n0,mac=52:54:00:78:00:13'];
+      const g = startQemu({ image, params: { ip: '10.78.0.13/24', ping: [HOST], holdSeconds: 120 }, netns: d, netdev });
+      try {
+        const r = await g.result;
+        assert.ok(r.pass, explain(r));
+        await waitState(sock, 'vm1', 'up');
+        await daemon!.stop(true);
+        const link = await lab.ip('d', '-br', 'link', 'show', 'vm1');
+        assert.match(link.stdout, /^vm1\s/, 'the TAP outlives the daemon, with the emulator on it');
+        daemon = await startDaemon(lab, 'd', undefined, {}, { files: daemon!.files });
+        assert.equal((await port('vm1')).state, 'up', 'adopted, with the emulator still attached');
+        await lab.exec('h1', 'ping', ['-c', '3', '-i', '0.2', '-W', '2', '10.78.0.13'], { timeoutMs: 20_000 });
+      } finally {
+        await g.stop();
+      }
+      await waitState(sock, 'vm1', 'down');
     });
 
     await t.test('tapwire exec: QEMU as an unprivileged user gets the TAP fd from the daemon', async (tt) => {
