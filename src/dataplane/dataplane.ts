@@ -474,7 +474,8 @@ export class DataPlane implements DropSink {
     }
     this.segmentScratch ??= new Uint8Array(SEGMENT_SCRATCH_LEN);
     const fault = segmentFrame(buf, off, len, this.segmentScratch, (f) => this.socketSend(out, socket, f));
-    if (fault !== null) this.drop(out.sw.index, 'offload_error');
+    // The segmenter's faults are drop reasons of their own (runt and bad_vnet_hdr mean what they mean on ingress).
+    if (fault !== null) this.drop(out.sw.index, fault);
   }
 
   private socketSend(out: PortEntry, socket: SocketPort, frame: Uint8Array): void {

@@ -33,8 +33,12 @@ export const DROP_REASONS = [
   'bad_framing',
   /** egress: a socket port's peer reads too slowly: its send queue is full */
   'backlog',
-  /** egress: a GSO or partial-checksum frame that could not be completed in software for a port without offloads */
-  'offload_error',
+  /** egress, to a port without offloads: a GSO frame whose header does not match its packet (type, lengths, offsets) */
+  'bad_gso',
+  /** egress, to a port without offloads: a GSO frame tapwire does not segment (UFO, IPv6 routing/fragment/AH/ESP headers, QinQ) */
+  'unsupported_gso',
+  /** egress, to a port without offloads: a GSO frame that would make more than 512 segments */
+  'too_many_segments',
 ] as const;
 
 /** DropReason is one of DROP_REASONS. */

@@ -201,6 +201,29 @@ test('socket port: a GSO frame leaves as checksummed segments; a new peer replac
   }
 });
 
+test('socket port: a GSO frame that cannot be cut is dropped and counted by the segmenter\'s reason', async () => {
+  const t = await setup();
+  try {
+    const peer = await Peer.connect(t.path);
+    peer.socket.write(encodeFrame(eth(BROADCAST, GUEST)));
+    await waitFor(() => t.counters.readPort(t.sock.index).rxFrames === 1, 'the guest to be learned');
+    const mismatch = tsoFrame(GUEST, HOST, 3000, 1448);
+    mismatch[VNET_HDR_LEN + 14 + 9] = 17; // the header says TCP segmentation, the packet is UDP
+    const ufo = tsoFrame(GUEST, HOST, 3000, 1448);
+    ufo[1] = GSO.UDP; // legacy UFO would need IP fragmentation
+    t.io.deliver(t.host.index, [mismatch, ufo]);
+    const c = t.counters.readPort(t.sock.index);
+    assert.equal(c.drops.bad_gso, 1);
+    assert.equal(c.drops.unsupported_gso, 1);
+    assert.equal(c.txFrames, 0, 'nothing of either frame went out');
+    peer.socket.write(encodeFrame(eth(BROADCAST, GUEST)));
+    t.io.deliver(t.host.index, [withVnet(eth(GUEST, HOST, 60))]);
+    await peer.until(() => peer.frames.length === 1, 'the next good frame');
+  } finally {
+    t.cleanup();
+  }
+});
+
 test('socket port: a length no frame can have cuts the peer off and is counted; the port takes the next peer', async () => {
   const t = await setup();
   try {
