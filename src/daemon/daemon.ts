@@ -35,7 +35,7 @@ import { FdGrant, FdRefusal } from './fd-server.js';
 import type { PeerCred } from '../native/index.js';
 import { closeVmQueue, openVmQueue } from '../ports/vm.js';
 import { DataPlaneClient, WorkerLog } from './dataplane-client.js';
-import { SavedBridge, SavedLink, SavedPort, SavedRoute, SavedRouterInterface, SavedSocketPort, SavedState, SavedTapPort, SavedVmPort, STATE_VERSION, StateStore } from './state-store.js';
+import { SavedBridge, SavedLink, SavedPort, SavedRoute, SavedRouterInterface, SavedState, SavedTapPort, STATE_VERSION, StateStore } from './state-store.js';
 import {
   Topology,
   bridgePatch,
@@ -99,19 +99,10 @@ async function withIds(spec: PortSpec): Promise<PortSpec> {
 
 function savedPort(spec: PortSpec): SavedPort {
   if (spec.kind === 'netdev') return { name: spec.name, kind: 'netdev', ifname: spec.ifname };
-  if (spec.kind === 'vm') {
-    const v: SavedVmPort = { name: spec.name, kind: 'vm', mac: spec.mac };
-    if (spec.owner !== undefined) v.owner = spec.owner;
-    if (spec.group !== undefined) v.group = spec.group;
-    if (spec.mtu !== undefined) v.mtu = spec.mtu;
-    return v;
-  }
-  if (spec.kind === 'socket') {
-    const k: SavedSocketPort = { name: spec.name, kind: 'socket', path: spec.path, mode: spec.mode };
-    if (spec.mtu !== undefined) k.mtu = spec.mtu;
-    if (spec.owner !== undefined) k.owner = spec.owner;
-    if (spec.group !== undefined) k.group = spec.group;
-    return k;
+  if (spec.kind === 'vm' || spec.kind === 'socket') {
+    // Kept as the user gave them: the resolved ids are not saved (a renumbered user is looked up anew).
+    const { uid: _uid, gid: _gid, ...saved } = spec;
+    return saved;
   }
   const p: SavedTapPort = { name: spec.name, kind: spec.kind, addresses: spec.addresses.map((a) => a.text), up: spec.up };
   if (spec.netns !== undefined) p.netns = spec.netns;

@@ -5,6 +5,7 @@
 // daemon refuses to start, keeping the file for a person to look at.
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { SocketPortSpec, VmPortSpec } from '../dataplane/protocol.js';
 
 /** STATE_VERSION is the format version this build writes and reads. */
 export const STATE_VERSION = 1;
@@ -27,26 +28,12 @@ export interface SavedNetdevPort {
   ifname: string;
 }
 
-/** SavedVmPort is a `vm` port: owner and group as the user gave them (resolved again at each start). */
-export interface SavedVmPort {
-  name: string;
-  kind: 'vm';
-  owner?: string | number;
-  group?: string | number;
-  mac: string;
-  mtu?: number;
-}
+/** SavedVmPort is a `vm` port as validated, with owner and group as the user gave them: the uid and gid
+ * they stand for are looked up again at each start. */
+export type SavedVmPort = Omit<VmPortSpec, 'uid' | 'gid'>;
 
-/** SavedSocketPort is a `socket` port. */
-export interface SavedSocketPort {
-  name: string;
-  kind: 'socket';
-  path: string;
-  mode: 'stream' | 'dgram';
-  mtu?: number;
-  owner?: string | number;
-  group?: string | number;
-}
+/** SavedSocketPort is a `socket` port, kept like a vm port (owner and group, not ids). */
+export type SavedSocketPort = Omit<SocketPortSpec, 'uid' | 'gid'>;
 
 /** SavedPort is a port as the user asked for it (normalized). */
 export type SavedPort = SavedTapPort | SavedNetdevPort | SavedVmPort | SavedSocketPort;
