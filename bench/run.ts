@@ -5,6 +5,9 @@
 // joined to the switch by one link:
 //   kernel   a `bridge` in sw, veth pairs sw <-> hN (made inside the namespaces, never in the root one);
 //   vde      vde_switch in sw creates the TAPs (-t), which are then moved into hN and configured;
+//   relay    bench/relay.c (compiled by the run) in sw: TAPs made as tapwired makes them, frames copied
+//            h1 <-> h2 and h3 <-> h4 with poll/read/write and nothing else. It is a reference, not a switch:
+//            the floor any process between two TAPs pays on this machine (kernel, devices, wake-ups);
 //   tapwire  tapwired in sw with a topology file; its TAPs land in hN already configured and up.
 // Each switch gets a fresh Lab, and no two switches carry traffic at the same time: the machine has two
 // cores and the figures would measure the contention.
@@ -21,7 +24,11 @@
 //   tcp1   iperf3 TCP, one stream h1 -> h2, receiver's Gb/s (`end.sum_received` of `iperf3 -J`);
 //   tcp2x  two concurrent iperf3 TCP flows h1 -> h2 and h3 -> h4, sum of the receivers' Gb/s;
 //   udp64  iperf3 UDP with 64-byte payloads at full speed (`-u -b 0 -l 64`) h1 -> h2, packets per second
-//          delivered: the receiver's packets minus the lost ones, over its seconds.
+//          delivered: the receiver's packets minus the lost ones, over its seconds. Beside it (udp64Detail
+//          in the JSON, one line per switch under the table): what the sender sent, what the switch handed
+//          to h2's interface (its rx packets), and what h2's UDP socket had to drop for want of buffer
+//          (RcvbufErrors): with two cores the receiving iperf3 is the bottleneck, so `delivered` tells how
+//          much CPU the receiver was left, and `forwarded` how fast the switch was.
 // The duration of each iperf3 test is `--seconds N` (or env BENCH_SECONDS), 5 by default.
 // Then the routed path (bench/routed.ts: one TCP stream through the kernel's forwarding and through
 // tapwire's router, hosts in two subnets) and the route table microbenchmark (bench/route-lookup.ts:
@@ -31,11 +38,12 @@
 // targets (pass/fail) in bench-results/bench-<ISO 8601 time>.json. The exit code is 0 when every figure was
 // measured, whether or not the targets are met (it is a measurement), and 1 when some figure could not be.
 // Every command has a timeout and a watchdog bounds the whole run; SIGINT/SIGTERM clean up before exiting.
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { Lab } from '../test/helpers/lab.js';
 import { RunningDaemon, startDaemon } from '../test/helpers/daemon.js';
 import { routedBench } from './routed.js';
@@ -46,7 +54,7 @@ export const FAMILY = 'twb';
 /** HOSTS is the number of host namespaces on every switch. */
 export const HOSTS = 4;
 /** SWITCHES are the switches measured, in the order they run. */
-export const SWITCHES = ['kernel', 'vde', 'tapwire'] as const;
+export const SWITCHES = ['kernel', 'vde', 'relay', 'tapwire'] as const;
 /** SwitchName names one of SWITCHES. */
 export type SwitchName = (typeof SWITCHES)[number];
 /** FIGURES are the measured figures, in table order. */
@@ -221,6 +229,46 @@ export async function vdeRig(lab: Lab): Promise<Rig> {
   return { lab, diagnostics: () => Promise.resolve({ pid }), close };
 }
 
+let relayBinary: Promise<string> | undefined;
+
+/** buildRelay compiles bench/relay.c once per run into a temporary directory; returns the program. */
+function buildRelay(): Promise<string> {
+  relayBinary ??= (async () => {
+    const source = fileURLToPath(new URL('../../bench/relay.c', import.meta.url));
+    const dir = mkdtempSync(join(tmpdir(), `${FAMILY}-relay-`));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    const out = join(dir, 'relay');
+    await promisify(execFile)('cc', ['-O2', '-Wall', '-Wextra', '-o', out, source], { timeout: 60_000 });
+    return out;
+  })();
+  return relayBinary;
+}
+
+/** relayRig runs bench/relay.c in sw over one TAP per host (pairs h1-h2, h3-h4); the TAPs move to the hosts. */
+export async function relayRig(lab: Lab): Promise<Rig> {
+  const close = once(() => lab.close()); // kills the relay with everything else spawned in the lab
+  try {
+    const program = await buildRelay();
+    await addNamespaces(lab);
+    const taps = Array.from({ length: HOSTS }, (_, i) => lab.name(`t${i + 1}`));
+    // Bounded like every load here: the relay ends by itself after the longest a run may take.
+    const proc = lab.spawn('sw', program, ['3600', ...taps]);
+    let err = '';
+    proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    for (const [i, tap] of taps.entries()) {
+      await waitFor(`relay TAP ${tap}`, 5000, () => lab.ip('sw', 'link', 'show', tap).then(() => true)).catch((e: unknown) => {
+        throw new Error(`${message(e)}${proc.exitCode !== null ? `; relay exited ${proc.exitCode}: ${err.trim()}` : ''}`);
+      });
+      await lab.ip('sw', 'link', 'set', tap, 'netns', lab.name(hostShort(i + 1)));
+      await configureHost(lab, i + 1, tap);
+    }
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  return { lab, diagnostics: () => Promise.resolve(undefined), close };
+}
+
 /** tapwireTopology is the topology file for tapwired: one bridge, one TAP per host. */
 export function tapwireTopology(lab: Lab): unknown {
   const ports = Array.from({ length: HOSTS }, (_, i) => ({
@@ -258,7 +306,7 @@ export async function tapwireRig(lab: Lab): Promise<Rig> {
   return { lab, diagnostics: () => withTimeout(d.stats(), 5000, 'tapwired stats'), close };
 }
 
-const RIGS: Record<SwitchName, (lab: Lab) => Promise<Rig>> = { kernel: kernelRig, vde: vdeRig, tapwire: tapwireRig };
+const RIGS: Record<SwitchName, (lab: Lab) => Promise<Rig>> = { kernel: kernelRig, vde: vdeRig, relay: relayRig, tapwire: tapwireRig };
 
 // ------------------------------------------------------------------------------------------ measures
 
@@ -403,11 +451,53 @@ export function deliveredPps(j: IperfJson): number | undefined {
   return (s.packets - s.lost_packets) / s.seconds;
 }
 
-/** measureUdp64 floods 64-byte UDP payloads h1 -> h2 and returns the packets/s the receiver got. */
-export async function measureUdp64(lab: Lab, seconds: number): Promise<number> {
+/** UdpDetail says where the packets of a udp64 test went, each in packets per second of the test. */
+export interface UdpDetail {
+  /** sent is what the sending iperf3 sent. */
+  sent: number;
+  /** forwarded is what h2's interface received: what the switch handed over. */
+  forwarded: number;
+  /** delivered is what the receiving iperf3 got (the udp64 figure). */
+  delivered: number;
+  /** receiverDrops is what h2's UDP layer dropped for want of socket buffer (RcvbufErrors). */
+  receiverDrops: number;
+}
+
+/** HostCounters are the counters of one host namespace that UdpDetail is made of. */
+interface HostCounters {
+  rxPackets: number;
+  rcvbufErrors: number;
+}
+
+/** parseSnmpField reads field `name` of protocol `proto` from /proc/net/snmp (header line, value line). */
+export function parseSnmpField(text: string, proto: string, name: string): number {
+  const lines = text.split('\n').filter((l) => l.startsWith(`${proto}:`));
+  for (let i = 0; i + 1 < lines.length; i += 2) {
+    const keys = lines[i]!.split(/\s+/).slice(1);
+    const values = lines[i + 1]!.split(/\s+/).slice(1);
+    const k = keys.indexOf(name);
+    if (k >= 0 && values[k] !== undefined && /^\d+$/.test(values[k])) return Number(values[k]);
+  }
+  throw new Error(`/proc/net/snmp has no ${proto} ${name}`);
+}
+
+/** hostCounters sums the rx packets of host `n`'s interfaces (loopback aside) and reads its UDP drops. */
+async function hostCounters(lab: Lab, n: number): Promise<HostCounters> {
+  const links = JSON.parse((await lab.ip(hostShort(n), '-j', '-s', 'link', 'show')).stdout) as { ifname?: string; stats64?: { rx?: { packets?: number } } }[];
+  let rxPackets = 0;
+  for (const l of links) if (l.ifname !== 'lo') rxPackets += l.stats64?.rx?.packets ?? 0;
+  const snmp = await lab.exec(hostShort(n), 'cat', ['/proc/net/snmp'], { timeoutMs: 3000 });
+  return { rxPackets, rcvbufErrors: parseSnmpField(snmp.stdout, 'Udp', 'RcvbufErrors') };
+}
+
+/** measureUdp64 floods 64-byte UDP payloads h1 -> h2; returns the packets/s the receiver got, and where
+ * the packets went. */
+export async function measureUdp64(lab: Lab, seconds: number): Promise<{ pps: number; detail: UdpDetail | undefined }> {
   const server = await startIperfServer(lab, 2);
   let client: IperfJson;
+  let before: HostCounters | undefined;
   try {
+    before = await hostCounters(lab, 2).catch(() => undefined);
     client = parseIperf(await iperfClient(lab, 1, 2, seconds, ['-u', '-b', '0', '-l', '64']));
   } catch (e) {
     server.kill();
@@ -424,7 +514,19 @@ export async function measureUdp64(lab: Lab, seconds: number): Promise<number> {
   }
   pps ??= deliveredPps(client);
   if (pps === undefined) throw new Error('iperf3 UDP report has no end.sum packets/lost_packets/seconds');
-  return pps;
+  const after = await hostCounters(lab, 2).catch(() => undefined);
+  const sum = client.end?.sum;
+  let detail: UdpDetail | undefined;
+  if (before !== undefined && after !== undefined && typeof sum?.packets === 'number' && typeof sum.seconds === 'number' && sum.seconds > 0) {
+    const per = (v: number): number => v / sum.seconds!;
+    detail = {
+      sent: per(sum.packets),
+      forwarded: per(after.rxPackets - before.rxPackets),
+      delivered: pps,
+      receiverDrops: per(after.rcvbufErrors - before.rcvbufErrors),
+    };
+  }
+  return { pps, detail };
 }
 
 // ---------------------------------------------------------------------------------------------- run
@@ -448,6 +550,8 @@ export interface SwitchResult {
   pingRounds?: number[];
   /** diagnostics is the switch's own counters (tapwired's `stats` line; vde's pid). */
   diagnostics?: unknown;
+  /** udp64Detail is where the udp64 test's packets went (undefined if the counters could not be read). */
+  udp64Detail?: UdpDetail;
   /** hostLinks is each host interface's kernel counters after the run: drops there are frames the
    * switch did not take off (or hand to) the link fast enough, which no switch counter shows. */
   hostLinks?: Record<string, unknown>;
@@ -556,7 +660,11 @@ export async function runSwitch(name: SwitchName, seconds: number, result: Switc
   try {
     await measureFigure(result, name, 'tcp1', () => measureTcp1(lab, seconds));
     await measureFigure(result, name, 'tcp2x', () => measureTcp2x(lab, seconds));
-    await measureFigure(result, name, 'udp64', () => measureUdp64(lab, seconds));
+    await measureFigure(result, name, 'udp64', async () => {
+      const { pps, detail } = await measureUdp64(lab, seconds);
+      if (detail !== undefined) result.udp64Detail = detail;
+      return pps;
+    });
     result.diagnostics = await rig.diagnostics().catch((e: unknown) => ({ error: message(e) }));
     result.hostLinks = await hostLinkStats(lab).catch((e: unknown) => ({ error: message(e) }));
   } finally {
@@ -569,7 +677,7 @@ export async function runSwitch(name: SwitchName, seconds: number, result: Switc
 // ------------------------------------------------------------------------------------------- report
 
 /** Ratios are tapwire's figure over the kernel's and vde's (null when either is missing). */
-export type Ratios = Record<Figure, { kernel: number | null; vde: number | null }>;
+export type Ratios = Record<Figure, { kernel: number | null; vde: number | null; relay: number | null }>;
 
 function ratio(a: number | null, b: number | null): number | null {
   return a === null || b === null || b === 0 ? null : a / b;
@@ -580,7 +688,7 @@ export function computeRatios(results: Record<SwitchName, SwitchResult>): Ratios
   const out = {} as Ratios;
   for (const f of FIGURES) {
     const tw = results.tapwire.figures[f];
-    out[f] = { kernel: ratio(tw, results.kernel.figures[f]), vde: ratio(tw, results.vde.figures[f]) };
+    out[f] = { kernel: ratio(tw, results.kernel.figures[f]), vde: ratio(tw, results.vde.figures[f]), relay: ratio(tw, results.relay.figures[f]) };
   }
   return out;
 }
@@ -623,16 +731,34 @@ function formatRatio(v: number | null): string {
 
 /** formatTable lays the figures and ratios out as a text table. */
 export function formatTable(results: Record<SwitchName, SwitchResult>, ratios: Ratios): string {
-  const head = ['figure', 'kernel', 'vde', 'tapwire', 'tapwire/kernel', 'tapwire/vde'];
+  const head = ['figure', ...SWITCHES, 'tapwire/kernel', 'tapwire/vde', 'tapwire/relay'];
   const rows = FIGURES.map((f) => [
     `${FIGURE_INFO[f].label} (${FIGURE_INFO[f].unit})${FIGURE_INFO[f].higherIsBetter ? '' : ' *'}`,
     ...SWITCHES.map((s) => formatValue(f, results[s].figures[f])),
     formatRatio(ratios[f].kernel),
     formatRatio(ratios[f].vde),
+    formatRatio(ratios[f].relay),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
-  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line), '* lower is better: a ratio below 1 means tapwire is faster'].join('\n');
+  return [
+    line(head),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    ...rows.map(line),
+    '* lower is better: a ratio below 1 means tapwire is faster',
+    'relay: bench/relay.c, a poll/read/write copy between TAP pairs (a reference floor, not a switch)',
+  ].join('\n');
+}
+
+/** formatUdpDetail lays out, per switch, where the packets of the udp64 test went. */
+export function formatUdpDetail(results: Record<SwitchName, SwitchResult>): string {
+  const n = (v: number): string => Math.round(v).toLocaleString('en-US');
+  const lines = SWITCHES.map((s) => {
+    const d = results[s].udp64Detail;
+    if (d === undefined) return `  ${s.padEnd(8)} n/a`;
+    return `  ${s.padEnd(8)} sent ${n(d.sent)}, forwarded to h2 ${n(d.forwarded)}, delivered ${n(d.delivered)}, dropped at h2's socket ${n(d.receiverDrops)}`;
+  });
+  return ['udp64 packets/s, where they went:', ...lines].join('\n');
 }
 
 function formatTargets(targets: Target[]): string {
@@ -690,7 +816,7 @@ async function main(): Promise<number> {
   const started = new Date();
   const load = loadavg();
   progress(`${seconds} s per iperf3 test; kernel ${release()}; load ${load.map((l) => l.toFixed(2)).join(' ')}`);
-  const results = { kernel: emptyResult(), vde: emptyResult(), tapwire: emptyResult() };
+  const results = { kernel: emptyResult(), vde: emptyResult(), relay: emptyResult(), tapwire: emptyResult() };
   const pings = runPingRounds(results);
   inFlight = pings;
   await pings;
@@ -717,7 +843,7 @@ async function main(): Promise<number> {
   ];
   const routedLine = `routed TCP 1 stream (Gb/s): kernel forwarding ${routed.kernel?.toFixed(2) ?? 'n/a'}, tapwire router ${routed.tapwire?.toFixed(2) ?? 'n/a'}, ratio ${formatRatio(routed.ratio)}`;
   const lookupLine = `route lookups, 100k routes: IPv4 ${(lookups.v4.lookupsPerSec / 1e6).toFixed(1)} M/s (${(lookups.v4.heapBytes / 2 ** 20).toFixed(1)} MiB), IPv6 ${(lookups.v6.lookupsPerSec / 1e6).toFixed(1)} M/s (${(lookups.v6.heapBytes / 2 ** 20).toFixed(1)} MiB)`;
-  process.stdout.write(`${formatTable(results, ratios)}\n\n${routedLine}\n${lookupLine}\n\ntargets:\n${formatTargets(targets)}\n`);
+  process.stdout.write(`${formatTable(results, ratios)}\n\n${formatUdpDetail(results)}\n\n${routedLine}\n${lookupLine}\n\ntargets:\n${formatTargets(targets)}\n`);
   const report = {
     started: started.toISOString(),
     finished: new Date().toISOString(),
