@@ -9,9 +9,10 @@
 //    ingress.
 // 4. Egress checks (drop and count on the egress port): larger than the egress MTU (for a GSO frame, the
 //    IP length of the segments it will be cut into), port down.
-// Frames are never copied: the bridge reads the headers in place and returns egress port indexes.
-import { DropSink } from '../ports/drop-reason.js';
-import { SwitchPort } from '../ports/port.js';
+// Frames are never copied: the bridge reads the headers in place and writes its decision, egress ports and
+// drops with their reasons, into a Verdict; it counts nothing itself (the data plane does, in one place).
+import type { SwitchPort } from '../ports/port.js';
+import type { Verdict } from '../ports/verdict.js';
 import { ETH, ETHERTYPE, VLAN_TAG_LEN, isGroupMacAt, isReservedGroupAt, isZeroMacAt, macAt } from '../wire/ethernet.js';
 import { Fdb, FdbOptions } from './fdb.js';
 
@@ -64,69 +65,44 @@ export class Bridge {
 
   /**
    * forward decides the fate of the frame of `len` bytes at `off` in `buf` (from the Ethernet header on;
-   * the caller has checked len >= 14), received on `ingress` at time `now` (ms). It writes the indexes of
-   * the egress ports into `out` and returns how many; every drop is reported to `drops`. `segmentLen` is,
-   * for a GSO frame, the IP length of each segment it will be cut into (gsoSegmentLength), 0 for a plain one.
+   * the caller has checked len >= 14), received on `ingress` at time `now` (ms), appending it to `verdict`:
+   * the egress ports, and every drop with the port it counts on. `segmentLen` is, for a GSO frame, the IP
+   * length of each segment it will be cut into (gsoSegmentLength), 0 for a plain one.
    */
-  forward(ingress: SwitchPort, buf: Uint8Array, off: number, len: number, segmentLen: number, now: number, out: Int32Array, drops: DropSink): number {
-    if (isGroupMacAt(buf, off + ETH.SRC)) {
-      drops.drop(ingress.index, 'group_source');
-      return 0;
-    }
-    if (isZeroMacAt(buf, off + ETH.SRC)) {
-      drops.drop(ingress.index, 'zero_source');
-      return 0;
-    }
+  forward(ingress: SwitchPort, buf: Uint8Array, off: number, len: number, segmentLen: number, now: number, verdict: Verdict): void {
+    if (isGroupMacAt(buf, off + ETH.SRC)) return verdict.drop(ingress.index, 'group_source');
+    if (isZeroMacAt(buf, off + ETH.SRC)) return verdict.drop(ingress.index, 'zero_source');
     const groupDst = isGroupMacAt(buf, off + ETH.DST);
-    if (groupDst && isReservedGroupAt(buf, off + ETH.DST)) {
-      drops.drop(ingress.index, 'reserved_group');
-      return 0;
-    }
+    if (groupDst && isReservedGroupAt(buf, off + ETH.DST)) return verdict.drop(ingress.index, 'reserved_group');
     this.fdb.learn(macAt(buf, off + ETH.SRC), ingress.index, now);
 
     const maxLen = frameLimit(buf, off, len);
     if (!groupDst) {
       const target = this.fdb.lookup(macAt(buf, off + ETH.DST));
       if (target >= 0) {
-        if (target === ingress.index) {
-          drops.drop(ingress.index, 'same_port');
-          return 0;
-        }
+        if (target === ingress.index) return verdict.drop(ingress.index, 'same_port');
         const port = this.member(target);
-        if (port === undefined) {
-          // A static entry may name a port that is not (or no longer) a member: treat as unknown.
-          return this.flood(ingress, maxLen, segmentLen, out, drops);
+        // A static entry may name a port that is not (or no longer) a member: treat it as unknown.
+        if (port !== undefined) {
+          if (!port.up) return verdict.drop(port.index, 'port_down');
+          if (!fits(port, maxLen, segmentLen)) return verdict.drop(port.index, 'too_big');
+          return verdict.deliver(port.index);
         }
-        if (!port.up) {
-          drops.drop(port.index, 'port_down');
-          return 0;
-        }
-        if (!fits(port, maxLen, segmentLen)) {
-          drops.drop(port.index, 'too_big');
-          return 0;
-        }
-        out[0] = port.index;
-        return 1;
       }
     }
-    return this.flood(ingress, maxLen, segmentLen, out, drops);
+    this.flood(ingress, maxLen, segmentLen, verdict);
   }
 
-  private flood(ingress: SwitchPort, needed: number, segmentLen: number, out: Int32Array, drops: DropSink): number {
+  private flood(ingress: SwitchPort, needed: number, segmentLen: number, verdict: Verdict): void {
     this.stats.floods++;
-    let n = 0;
     let candidates = 0;
     for (const port of this.members) {
       if (port.index === ingress.index || !port.up) continue;
       candidates++;
-      if (!fits(port, needed, segmentLen)) {
-        drops.drop(port.index, 'too_big');
-        continue;
-      }
-      out[n++] = port.index;
+      if (fits(port, needed, segmentLen)) verdict.deliver(port.index);
+      else verdict.drop(port.index, 'too_big');
     }
-    if (candidates === 0) drops.drop(ingress.index, 'no_egress');
-    return n;
+    if (candidates === 0) verdict.drop(ingress.index, 'no_egress');
   }
 }
 

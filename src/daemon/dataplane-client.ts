@@ -27,7 +27,7 @@ export class DataPlaneClient {
 
   /** `fake` runs the data plane over in-memory devices (see WorkerInit). */
   constructor(onLog: (log: WorkerLog) => void, onExit: (code: number) => void, fake?: { netns: string[]; interfaces?: string[] }) {
-    const init: WorkerInit = { counters: this.counters.buffer, fake };
+    const init: WorkerInit = { counters: this.counters.buffer, fake: fake === undefined ? undefined : { module: new URL('../ports/fake-port.js', import.meta.url).href, ...fake } };
     this.worker = new Worker(new URL('../dataplane/worker.js', import.meta.url), { workerData: init });
     this.ready = new Promise((resolve, reject) => {
       this.worker.once('error', reject);

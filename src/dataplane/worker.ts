@@ -3,42 +3,39 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { TwError } from '../errors.js';
-import { openTapDevice } from '../tap/tap-device.js';
-import { FakeTaps } from '../tap/fake-tap.js';
-import { openNetdevDevice } from '../ports/netdev.js';
-import { openVmDevice } from '../ports/vm.js';
-import { openSocketPort } from '../ports/socket.js';
-import { openDgramSocketPort } from '../ports/socket-dgram.js';
-import { openTunDevice } from '../tun/tun-device.js';
-import { FakeIo } from './fake-io.js';
+import { nativeIo, type IoFactory } from '../ports/batch-io.js';
+import type { PortDevices } from '../ports/devices.js';
 import { CounterBlock } from './counters.js';
 import { DataPlane } from './dataplane.js';
-import { nativeIo } from './io.js';
+import { realDevices } from './devices.js';
 import { Command, Reply, Request } from './protocol.js';
 
 /** WorkerInit is the workerData the control plane passes. */
 export interface WorkerInit {
   counters: SharedArrayBuffer;
-  /** fake runs the data plane over in-memory devices (tests without root); `netns` are the namespaces
-   * that "exist". */
-  fake?: { netns: string[]; interfaces?: string[] };
+  /** fake runs the data plane over in-memory devices (tests without root): `module` is the URL of the
+   * fakes (src/ports/fake-port.js, which production code never imports), `netns` the namespaces that
+   * "exist", `interfaces` those a netdev port may open. */
+  fake?: { module: string; netns: string[]; interfaces?: string[] };
 }
 
 if (parentPort === null) throw new Error('dataplane/worker.js must run in a worker thread');
 const port = parentPort;
 const init = workerData as WorkerInit;
 
-const fakeTaps = init.fake === undefined ? undefined : new FakeTaps(init.fake.netns, init.fake.interfaces);
+let devices: PortDevices = realDevices;
+let io: IoFactory = nativeIo;
+if (init.fake !== undefined) {
+  const fakes = (await import(init.fake.module)) as { fakeDevices(o: { netns: string[]; interfaces?: string[] }): { devices: PortDevices; io: IoFactory } };
+  ({ devices, io } = fakes.fakeDevices(init.fake));
+}
 const plane = new DataPlane({
   counters: new CounterBlock(init.counters),
-  io: fakeTaps === undefined ? nativeIo : (onBatch) => new FakeIo(onBatch),
-  openTap: fakeTaps === undefined ? openTapDevice : fakeTaps.opener,
-  openNetdev: fakeTaps === undefined ? openNetdevDevice : fakeTaps.netdevOpener,
-  openTun: fakeTaps === undefined ? openTunDevice : fakeTaps.tunOpener,
-  openVm: fakeTaps === undefined ? openVmDevice : fakeTaps.vmOpener,
-  openSocket: (spec, events) => (spec.mode === 'dgram' ? openDgramSocketPort({ ...spec, mode: 'dgram' }, events) : openSocketPort(spec, events)),
+  io,
+  devices,
   clock: () => performance.now(),
   log: (level, msg, fields) => port.postMessage({ log: { level, msg, fields } }),
+  event: (event) => port.postMessage({ event }),
 });
 const ticker = setInterval(() => plane.tick(), 1000);
 const routerTicker = setInterval(() => plane.tickRouter(), 100);

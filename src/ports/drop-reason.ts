@@ -39,6 +39,8 @@ export const DROP_REASONS = [
   'unsupported_gso',
   /** egress, to a port without offloads: a GSO frame that would make more than 512 segments */
   'too_many_segments',
+  /** any: handling the frame threw (a bug): the frame is dropped, logged (rate-limited), and forwarding goes on */
+  'internal_error',
 ] as const;
 
 /** DropReason is one of DROP_REASONS. */
@@ -48,8 +50,3 @@ export type DropReason = (typeof DROP_REASONS)[number];
 export const DROP_INDEX: Readonly<Record<DropReason, number>> = Object.fromEntries(
   DROP_REASONS.map((r, i) => [r, i]),
 ) as Record<DropReason, number>;
-
-/** DropSink receives each drop, with the port it is counted on. */
-export interface DropSink {
-  drop(port: number, reason: DropReason): void;
-}

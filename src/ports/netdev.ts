@@ -2,25 +2,13 @@
 // headers, promiscuous, blind to its own sends). The interface stays the user's: the daemon neither
 // creates, configures nor removes it; closing the port closes the socket only.
 import { native } from '../native/index.js';
-import { Device } from '../tap/tap-device.js';
+import type { NetdevSpec } from './devices.js';
+import { FdPort } from './fd-port.js';
+import type { Port } from './port.js';
 
-/** NetdevOpener opens the socket of a `netdev` port; the data plane takes one so tests can fake it. */
-export type NetdevOpener = (ifname: string) => Device;
-
-/** openNetdevDevice is the real NetdevOpener. */
-export function openNetdevDevice(ifname: string): Device {
+/** openNetdevPort opens the AF_PACKET socket of a `netdev` port on spec.ifname; the port is in slot `index`. */
+export function openNetdevPort(spec: NetdevSpec, index: number): Port {
   const n = native();
-  const { fd, mtu } = n.openPacket({ ifname });
-  let closed = false;
-  return {
-    fd,
-    name: ifname,
-    offloads: 0,
-    mtu,
-    close() {
-      if (closed) return;
-      closed = true;
-      n.closeFd(fd);
-    },
-  };
+  const { fd, mtu } = n.openPacket({ ifname: spec.ifname });
+  return new FdPort({ index, kind: 'netdev', name: spec.name, ifname: spec.ifname, fd, offloads: 0, mtu, up: true, release: () => n.closeFd(fd) });
 }

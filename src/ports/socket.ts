@@ -1,4 +1,4 @@
-// SocketPort: a `socket` port in `stream` mode: a unix stream socket the daemon listens on, speaking QEMU's
+// openSocketPort: the transport of a `socket` port in `stream` mode: a unix stream socket the daemon listens on, speaking QEMU's
 // `-netdev stream` framing (each Ethernet frame behind its length as a 4-byte big-endian number, no
 // virtio-net header), so that an emulator with no privilege at all joins a bridge:
 //   qemu-system-x86_64 ... -netdev stream,id=n0,server=off,addr.type=unix,addr.path=PATH
@@ -14,16 +14,7 @@
 import { createServer, Server, Socket } from 'node:net';
 import { chmodSync, chownSync, lstatSync, unlinkSync } from 'node:fs';
 import { ETH, VLAN_TAG_LEN } from '../wire/ethernet.js';
-
-/** SocketSpec says where a socket port listens. */
-export interface SocketSpec {
-  name: string;
-  path: string;
-  mode: 'stream' | 'dgram';
-  /** uid and gid own the socket file (mode 0660): who, besides root, may connect. */
-  uid?: number;
-  gid?: number;
-}
+import type { SocketSpec } from './devices.js';
 
 /** SocketEvents are how a socket port reaches the data plane. */
 export interface SocketEvents {
@@ -35,8 +26,8 @@ export interface SocketEvents {
   peer(connected: boolean): void;
 }
 
-/** SocketPort is a listening socket port. */
-export interface SocketPort {
+/** SocketTransport is a listening socket port. */
+export interface SocketTransport {
   readonly path: string;
   /** connected is true while a peer is there. */
   readonly connected: boolean;
@@ -44,9 +35,6 @@ export interface SocketPort {
   send(frame: Uint8Array): 'sent' | 'no_peer' | 'backlog';
   close(): void;
 }
-
-/** SocketOpener opens a socket port (listening at once); the data plane takes one so tests can fake it. */
-export type SocketOpener = (spec: SocketSpec, events: SocketEvents) => Promise<SocketPort>;
 
 /** MIN_FRAME and MAX_FRAME bound a frame on the stream: an Ethernet header, up to a 65535-byte packet behind a tag. */
 export const MIN_FRAME = ETH.HEADER_LEN;
@@ -103,7 +91,7 @@ export function removeStale(path: string): void {
 /** openSocketPort is the real SocketOpener for `stream` mode (`dgram` is openDgramSocketPort, in
  * socket-dgram.ts): it listens on spec.path (a stale socket file there is
  * replaced; any other file is refused by listen with EADDRINUSE). */
-export async function openSocketPort(spec: SocketSpec, events: SocketEvents): Promise<SocketPort> {
+export async function openSocketPort(spec: SocketSpec, events: SocketEvents): Promise<SocketTransport> {
   removeStale(spec.path);
   let peer: Socket | undefined;
   let closed = false;

@@ -15,28 +15,49 @@
 // The port is `up` while the TAP has carrier, that is while an emulator holds it; `down` otherwise.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { isNativeError, native } from '../native/index.js';
-import { Device } from '../tap/tap-device.js';
+import type { VmSpec } from './devices.js';
+import { FdPort } from './fd-port.js';
 
-/** VmSpec says how to make the TAP of a `vm` port. */
-export interface VmSpec {
-  name: string;
-  uid?: number;
-  gid?: number;
-  mtu?: number;
-}
+/** VmPort is a `vm` port: the AF_PACKET socket on the persistent TAP, whose carrier is the port's state. */
+export class VmPort extends FdPort {
+  constructor(
+    index: number,
+    name: string,
+    fd: number,
+    mtu: number,
+    /** adopted is true when the TAP was there already (a restart) and was taken over. */
+    readonly adopted: boolean,
+    private readonly removeTap: () => void,
+  ) {
+    super({ index, kind: 'vm', name, ifname: name, fd, offloads: 0, mtu, up: false, release: () => native().closeFd(fd) });
+    this.up = this.carrier() === true;
+    this.state = this.up ? 'up' : 'down';
+  }
 
-/** VmDevice is a `vm` port's device: the AF_PACKET socket, plus what only a persistent TAP needs. */
-export interface VmDevice extends Device {
-  /** adopted is true when the TAP was there already (a restart) and was taken over. */
-  readonly adopted: boolean;
-  /** remove closes the socket and deletes the TAP (deleting the port); close() leaves the TAP in place. */
-  remove(): void;
   /** carrier says whether an emulator holds the TAP; undefined when the TAP is gone. */
-  carrier(): boolean | undefined;
-}
+  carrier(): boolean | undefined {
+    const operstate = sysfs(this.name, 'operstate');
+    if (operstate === undefined) return undefined;
+    // `carrier` cannot be read while the link is administratively down (EINVAL): no carrier then.
+    return sysfs(this.name, 'carrier') === '1';
+  }
 
-/** VmOpener makes the device of a `vm` port; the data plane takes one so that tests can fake it. */
-export type VmOpener = (spec: VmSpec) => VmDevice;
+  /** refresh follows the carrier: up while an emulator holds the TAP, down otherwise (a down port gets no
+   * floods: what the bridge would send there is lost in the TAP anyway). A failed port stays failed. */
+  refresh(): void {
+    if (this.state === 'error') return;
+    const carrier = this.carrier();
+    const up = carrier === true;
+    if (up === this.up) return;
+    this.setState(up ? 'up' : 'down', up ? 'an emulator attached to a vm port' : `the emulator of a vm port went away (TAP ${carrier === undefined ? 'gone' : 'present'})`);
+  }
+
+  /** remove closes the socket and deletes the TAP (deleting the port); close() leaves the TAP in place. */
+  remove(): void {
+    this.close();
+    this.removeTap();
+  }
+}
 
 const IFF_TAP = 0x0002;
 const IFF_PERSIST = 0x0800;
@@ -68,8 +89,8 @@ function checkAdoptable(spec: VmSpec): void {
   }
 }
 
-/** openVmDevice is the real VmOpener. */
-export function openVmDevice(spec: VmSpec): VmDevice {
+/** openVmPort makes (or adopts) the TAP of a `vm` port and opens its socket; the port is in slot `index`. */
+export function openVmPort(spec: VmSpec, index: number): VmPort {
   if (spec.uid === undefined && spec.gid === undefined) throw refused(`vm port ${spec.name}: an owner or a group is required`, 'EINVAL', 22);
   const n = native();
   let adopted = false;
@@ -116,30 +137,7 @@ export function openVmDevice(spec: VmSpec): VmDevice {
     if (!adopted) removeTap();
     throw e;
   }
-  let closed = false;
-  const close = (): void => {
-    if (closed) return;
-    closed = true;
-    n.closeFd(fd);
-  };
-  return {
-    fd,
-    name: spec.name,
-    offloads: 0,
-    mtu,
-    adopted,
-    close,
-    remove() {
-      close();
-      removeTap();
-    },
-    carrier() {
-      const operstate = sysfs(spec.name, 'operstate');
-      if (operstate === undefined) return undefined;
-      // `carrier` cannot be read while the link is administratively down (EINVAL): no carrier then.
-      return sysfs(spec.name, 'carrier') === '1';
-    },
-  };
+  return new VmPort(index, spec.name, fd, mtu, adopted, removeTap);
 }
 
 /** openVmQueue attaches to the TAP of a `vm` port and returns the fd, for an emulator that gets it passed

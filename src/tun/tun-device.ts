@@ -4,40 +4,17 @@
 // Order: open + ioctls -> MTU -> move -> addresses (point-to-point when a peer is given) -> up -> routes
 // (a route needs the device up). If a step fails the fd is closed, which removes the half-made netdev.
 import { native } from '../native/index.js';
-import { Cidr } from '../wire/cidr.js';
-import { Device } from '../tap/tap-device.js';
+import type { TunSpec } from '../ports/devices.js';
+import { FdPort } from '../ports/fd-port.js';
+import type { Port } from '../ports/port.js';
 
-/** TunSpec says how to make and place a TUN device. */
-export interface TunSpec {
-  name: string;
-  netns?: string;
-  addresses: Cidr[];
-  /** peer, when given, is the point-to-point peer of the addresses of its family. */
-  peer?: { family: 4 | 6; address: Uint8Array };
-  mtu?: number;
-  /** routes are prefixes routed out of the netdev on its side. */
-  routes: Cidr[];
-}
+const DEFAULT_MTU = 1500;
 
-/** TunOpener makes a TUN device from a spec; the data plane takes one so that tests can fake devices. */
-export type TunOpener = (spec: TunSpec) => Device;
-
-/** openTunDevice is the real TunOpener, over the native addon. */
-export function openTunDevice(spec: TunSpec): Device {
+/** openTunPort makes the TUN device of a routed link over the native addon; the port is in slot `index`. */
+export function openTunPort(spec: TunSpec, index: number): Port {
   const n = native();
   const { fd, name, offloads } = n.openTun({ name: spec.name, mode: 'tun', vnetHdrSize: 12, offload: true, exclusive: true });
-  let closed = false;
-  const device: Device = {
-    fd,
-    name,
-    offloads,
-    mtu: spec.mtu,
-    close() {
-      if (closed) return;
-      closed = true;
-      n.closeFd(fd);
-    },
-  };
+  const port = new FdPort({ index, kind: 'tun', name: spec.name, ifname: name, fd, offloads, mtu: spec.mtu ?? DEFAULT_MTU, up: true, release: () => n.closeFd(fd) });
   try {
     if (spec.mtu !== undefined) n.linkSet({ ifname: name, mtu: spec.mtu });
     if (spec.netns !== undefined) n.linkMove({ ifname: name, to: spec.netns });
@@ -50,8 +27,8 @@ export function openTunDevice(spec: TunSpec): Device {
       n.routeAdd({ ifname: name, netns: spec.netns, family: r.family, destination: r.address, prefixLength: r.prefixLength });
     }
   } catch (e) {
-    device.close();
+    port.close();
     throw e;
   }
-  return device;
+  return port;
 }

@@ -3,9 +3,7 @@ import assert from 'node:assert/strict';
 import { TwError } from '../../src/errors.js';
 import { CounterBlock } from '../../src/dataplane/counters.js';
 import { DataPlane } from '../../src/dataplane/dataplane.js';
-import { FakeIo } from '../../src/dataplane/fake-io.js';
-import { openSocketPort } from '../../src/ports/socket.js';
-import { FakeTaps } from '../../src/tap/fake-tap.js';
+import { FakeIo, FakePorts } from '../../src/ports/fake-port.js';
 import { BROADCAST, emitEthernet } from '../../src/wire/ethernet.js';
 import { GSO, VNET_FLAG, VNET_HDR_LEN, emitVnetHeader } from '../../src/wire/virtio-net.js';
 import { parseCidr } from '../../src/wire/cidr.js';
@@ -35,17 +33,13 @@ function tap(name: string, extra: Partial<TapPortSpec> = {}): TapPortSpec {
 
 function setup() {
   const counters = new CounterBlock();
-  const taps = new FakeTaps();
+  const taps = new FakePorts();
   let io!: FakeIo;
   let now = 0;
   const plane = new DataPlane({
     counters,
     io: (onBatch) => (io = new FakeIo(onBatch, 8, 2048, 64)),
-    openTap: taps.opener,
-    openNetdev: taps.netdevOpener,
-    openTun: taps.tunOpener,
-    openVm: taps.vmOpener,
-    openSocket: openSocketPort,
+    devices: taps,
     clock: () => now,
   });
   plane.addBridge({ name: 'br0', agingSeconds: 300, fdbMax: 8192 });
@@ -114,6 +108,33 @@ test('dataplane: a read error marks the port error and counts read_error', () =>
   io.fail(a.index, 77);
   assert.equal(counters.readPort(a.index).drops.read_error, 1);
   assert.equal(plane.listPorts('br0').find((p) => p.name === 'a')!.state, 'error');
+});
+
+test('dataplane: a frame that makes the forwarder throw is dropped as internal_error, logged once, and the batch goes on', () => {
+  const counters = new CounterBlock();
+  const taps = new FakePorts();
+  let io!: FakeIo;
+  const logs: { msg: string; fields?: Record<string, unknown> }[] = [];
+  const plane = new DataPlane({ counters, io: (onBatch) => (io = new FakeIo(onBatch, 8, 2048, 64)), devices: taps, clock: () => 0, log: (_l, msg, fields) => logs.push({ msg, fields }) });
+  plane.addBridge({ name: 'br0', agingSeconds: 300, fdbMax: 8192 });
+  const a = plane.addPort('br0', tap('a'));
+  const b = plane.addPort('br0', tap('b'));
+  plane.addRouterInterface({ name: 'r0', bridge: 'br0', addresses: [parseCidr('10.9.0.254/24')], mac: '02:00:00:00:00:fe', routerAdvertisements: false });
+  io.take(taps.fdOf('b')); // the router's gratuitous ARP
+  // The fault: the router's parser throws on whatever it is handed.
+  plane.router.receive = () => {
+    throw new RangeError('injected parser fault');
+  };
+  io.deliver(b.index, [withVnet(eth(BROADCAST, H2))]); // b's host is known: unicast to it skips the router
+  io.take(taps.fdOf('a'));
+  io.deliver(a.index, [withVnet(eth(BROADCAST, H1)), withVnet(eth(BROADCAST, H1)), withVnet(eth(H2, H1))]);
+  assert.equal(counters.readPort(a.index).drops.internal_error, 2, 'the two broadcasts reached the throwing router');
+  assert.equal(counters.readPort(b.index).drops.internal_error, 1);
+  assert.equal(io.take(taps.fdOf('b')).length, 3, 'every frame of the batch still reached b, the one after the faults too');
+  const faults = logs.filter((l) => l.msg.includes('internal_error'));
+  assert.equal(faults.length, 1, 'logged once within LOG_EVERY_MS');
+  assert.match(String(faults[0]!.fields!.error), /injected parser fault/);
+  assert.equal(faults[0]!.fields!.port, 'b', 'the first fault, from b, is the one logged');
 });
 
 test('dataplane: failed commands change nothing', () => {

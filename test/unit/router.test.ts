@@ -4,9 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CounterBlock } from '../../src/dataplane/counters.js';
 import { DataPlane } from '../../src/dataplane/dataplane.js';
-import { FakeIo } from '../../src/dataplane/fake-io.js';
-import { openSocketPort } from '../../src/ports/socket.js';
-import { FakeTaps } from '../../src/tap/fake-tap.js';
+import { FakeIo, FakePorts } from '../../src/ports/fake-port.js';
 import { BROADCAST, emitEthernet, macAt, parseMac } from '../../src/wire/ethernet.js';
 import { GSO, VNET_FLAG, VNET_HDR_LEN, emitVnetHeader } from '../../src/wire/virtio-net.js';
 import { parseCidr } from '../../src/wire/cidr.js';
@@ -68,17 +66,13 @@ function ipOf(f: Uint8Array): Uint8Array {
 
 function setup() {
   const counters = new CounterBlock();
-  const taps = new FakeTaps();
+  const taps = new FakePorts();
   let io!: FakeIo;
   let now = 1000;
   const plane = new DataPlane({
     counters,
     io: (onBatch) => (io = new FakeIo(onBatch, 8, 4096, 64)),
-    openTap: taps.opener,
-    openNetdev: taps.netdevOpener,
-    openTun: taps.tunOpener,
-    openVm: taps.vmOpener,
-    openSocket: openSocketPort,
+    devices: taps,
     clock: () => now,
   });
   plane.addBridge({ name: 'bra', agingSeconds: 300, fdbMax: 8192 });

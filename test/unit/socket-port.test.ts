@@ -9,9 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CounterBlock } from '../../src/dataplane/counters.js';
 import { DataPlane } from '../../src/dataplane/dataplane.js';
-import { FakeIo } from '../../src/dataplane/fake-io.js';
-import { openSocketPort, StreamDecoder, encodeFrame, MAX_FRAME } from '../../src/ports/socket.js';
-import { FakeTaps } from '../../src/tap/fake-tap.js';
+import { FakeIo, FakePorts } from '../../src/ports/fake-port.js';
+import { StreamDecoder, encodeFrame, MAX_FRAME } from '../../src/ports/socket.js';
 import { BROADCAST, emitEthernet } from '../../src/wire/ethernet.js';
 import { internetChecksum } from '../../src/wire/checksum.js';
 import { GSO, VNET_FLAG, VNET_HDR_LEN, emitVnetHeader } from '../../src/wire/virtio-net.js';
@@ -97,16 +96,12 @@ class Peer {
 async function setup() {
   const dir = mkdtempSync(join(tmpdir(), 'tw-sock-'));
   const counters = new CounterBlock();
-  const taps = new FakeTaps();
+  const taps = new FakePorts();
   let io!: FakeIo;
   const plane = new DataPlane({
     counters,
     io: (onBatch) => (io = new FakeIo(onBatch, 8, 70000, 64)),
-    openTap: taps.opener,
-    openNetdev: taps.netdevOpener,
-    openTun: taps.tunOpener,
-    openVm: taps.vmOpener,
-    openSocket: openSocketPort,
+    devices: taps,
     clock: () => 0,
   });
   plane.addBridge({ name: 'br0', agingSeconds: 300, fdbMax: 8192 });

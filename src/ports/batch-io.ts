@@ -1,7 +1,7 @@
 // Io: the batched frame I/O the data plane runs on. TAPWIRE_IO_URING=0 turns io_uring off (plain
 // read()/write() per frame), e.g. to compare or on a host whose seccomp profile forbids it. The real one is the native IoLoop (its header comment
 // in native/ioloop.cc is the contract); FakeIo stands in for it in unit tests.
-import { BatchHandler, native } from '../native/index.js';
+import { type BatchHandler, native } from '../native/index.js';
 
 /** Io is the data plane's view of batched I/O. */
 export interface Io {
