@@ -21,6 +21,7 @@
 // one token bucket. A received GSO frame is routed whole: TTL and checksum are fixed on its one header and
 // the kernel cuts the segments from it later.
 import { TwError } from '../errors.js';
+import { put16, put16le, u16, u16le, u32 } from '../wire/bytes.js';
 import { Cidr } from '../wire/cidr.js';
 import { ETH, ETHERTYPE, BROADCAST, isGroupMacAt, macAt, writeMac } from '../wire/ethernet.js';
 import { VNET, VNET_FLAG, VNET_HDR_LEN } from '../wire/virtio-net.js';
@@ -28,6 +29,7 @@ import { sum16, foldChecksum } from '../wire/checksum.js';
 import {
   IP_PROTO,
   decrementTtl4,
+  formatIpv4,
   fragmentIpv4,
   ipv4Check,
   ipv4DontFragment,
@@ -41,7 +43,7 @@ import {
   isMartianSource4,
   isMulticast4,
 } from '../wire/ipv4.js';
-import { ALL_NODES6, ALL_ROUTERS6, ipv6Check, ipv6Equal, isLinkLocal6, isMartianDestination6, isMartianSource6, isMulticast6, isUnspecified6, linkLocalFromMac, multicastMac6, solicitedNodeAddress } from '../wire/ipv6.js';
+import { ALL_NODES6, ALL_ROUTERS6, IPV6, ipv6Check, ipv6PayloadLen, ipv6Equal, isLinkLocal6, isMartianDestination6, isMartianSource6, isMulticast6, isUnspecified6, linkLocalFromMac, multicastMac6, solicitedNodeAddress } from '../wire/ipv6.js';
 import { ICMP4, UNREACH, echoReply4, icmp4Error, isIcmp4Error } from '../wire/icmp.js';
 import { ICMP6, echoReply6, emitNa, emitRa, emitNs, icmp6Error, isIcmp6Error, parseNdp } from '../wire/icmpv6.js';
 import { ARP_OP, emitArp, parseArp } from '../wire/arp.js';
@@ -267,7 +269,7 @@ export class Router {
   /** describeRoute gives a route as the API shows it. */
   describeRoute(r: Route): RouteRow {
     const row: RouteRow = { prefix: routeText(r), interface: this.interfaceName(r.iface), kind: r.kind };
-    if (r.via4 >= 0) row.via = addressText(4, bytes4(r.via4));
+    if (r.via4 >= 0) row.via = formatIpv4(r.via4);
     if (r.via6 !== undefined) row.via = addressText(6, r.via6);
     return row;
   }
@@ -317,7 +319,7 @@ export class Router {
     const eth = off + VNET_HDR_LEN;
     const group = isGroupMacAt(buf, eth + ETH.DST);
     if (!group && macAt(buf, eth + ETH.DST) !== ifc.mac) return; // a flooded copy of another host's unicast
-    const type = (buf[eth + ETH.TYPE]! << 8) | buf[eth + ETH.TYPE + 1]!;
+    const type = u16(buf, eth + ETH.TYPE);
     if (type === ETHERTYPE.VLAN || type === ETHERTYPE.QINQ) return this.drop('vlan_tagged');
     if (type !== ETHERTYPE.IPV4 && type !== ETHERTYPE.IPV6 && type !== ETHERTYPE.ARP) return;
     if (!group && !exclusive) {
@@ -386,7 +388,7 @@ export class Router {
   private ipv6(ifc: Iface, buf: Uint8Array, vnet: number, ip: number, avail: number, segmentLen: number, linkGroup: boolean): void {
     const fault = ipv6Check(buf, ip, avail);
     if (fault !== null) return this.drop(fault);
-    const total = 40 + ((buf[ip + 4]! << 8) | buf[ip + 5]!);
+    const total = IPV6.HEADER_LEN + ipv6PayloadLen(buf, ip);
     const dst = ip + 24;
     const src = ip + 8;
     if (isMulticast6(buf, dst)) {
@@ -580,8 +582,7 @@ export class Router {
     const eth = at + VNET_HDR_LEN;
     writeMac(mac, frame, eth + ETH.DST);
     writeMac(out.mac, frame, eth + ETH.SRC);
-    frame[eth + ETH.TYPE] = etherType >>> 8;
-    frame[eth + ETH.TYPE + 1] = etherType & 0xff;
+    put16(frame, eth + ETH.TYPE, etherType);
     this.out.transmit(out.id, frame, at, VNET_HDR_LEN + ETH.HEADER_LEN + len, segmentLen);
   }
 
@@ -745,8 +746,7 @@ export class Router {
     const eth = VNET_HDR_LEN;
     writeMac(dstMac, s, eth + ETH.DST);
     writeMac(ifc.mac, s, eth + ETH.SRC);
-    s[eth + ETH.TYPE] = etherType >>> 8;
-    s[eth + ETH.TYPE + 1] = etherType & 0xff;
+    put16(s, eth + ETH.TYPE, etherType);
     s.set(payload, eth + ETH.HEADER_LEN);
     this.out.transmit(ifc.id, s, 0, VNET_HDR_LEN + ETH.HEADER_LEN + payload.length, 0);
   }
@@ -814,27 +814,10 @@ export class Router {
   }
 }
 
-function u32(b: Uint8Array, off: number): number {
-  return ((b[off]! << 24) | (b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!) >>> 0;
-}
-
-function bytes4(v: number): Uint8Array {
-  return new Uint8Array([v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff]);
-}
-
 function sameSubnet4(a: V4Address, addr: number): boolean {
   if (a.prefixLength === 0) return true;
   const mask = (0xffffffff << (32 - a.prefixLength)) >>> 0;
   return ((a.addr & mask) >>> 0) === ((addr & mask) >>> 0);
-}
-
-function u16le(buf: Uint8Array, off: number): number {
-  return buf[off]! | (buf[off + 1]! << 8);
-}
-
-function put16le(buf: Uint8Array, off: number, v: number): void {
-  buf[off] = v & 0xff;
-  buf[off + 1] = (v >>> 8) & 0xff;
 }
 
 /**
@@ -861,7 +844,6 @@ function finishChecksum(buf: Uint8Array, vnet: number, l2: number): void {
   const end = ip + ipv4TotalLen(buf, ip);
   let sum = foldChecksum(sum16(buf, start, end - start));
   if (sum === 0 && buf[ip + 9] === IP_PROTO.UDP) sum = 0xffff; // RFC 768: 0 means "no checksum"
-  buf[field] = sum >>> 8;
-  buf[field + 1] = sum & 0xff;
+  put16(buf, field, sum);
   buf[vnet + VNET.FLAGS] = buf[vnet + VNET.FLAGS]! & ~VNET_FLAG.NEEDS_CSUM;
 }
