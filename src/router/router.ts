@@ -23,7 +23,7 @@
 import { TwError } from '../errors.js';
 import { put16, put16le, u16, u16le, u32 } from '../wire/bytes.js';
 import { Cidr } from '../wire/cidr.js';
-import { ETH, ETHERTYPE, BROADCAST, isGroupMacAt, macAt, writeMac } from '../wire/ethernet.js';
+import { ETH, ETHERTYPE, BROADCAST, etherTypeAt, isGroupMacAt, isVlanTpid, macAt, writeMac } from '../wire/ethernet.js';
 import { VNET, VNET_FLAG, VNET_HDR_LEN } from '../wire/virtio-net.js';
 import { sum16, foldChecksum } from '../wire/checksum.js';
 import {
@@ -319,8 +319,8 @@ export class Router {
     const eth = off + VNET_HDR_LEN;
     const group = isGroupMacAt(buf, eth + ETH.DST);
     if (!group && macAt(buf, eth + ETH.DST) !== ifc.mac) return; // a flooded copy of another host's unicast
-    const type = u16(buf, eth + ETH.TYPE);
-    if (type === ETHERTYPE.VLAN || type === ETHERTYPE.QINQ) return this.drop('vlan_tagged');
+    const type = etherTypeAt(buf, eth);
+    if (isVlanTpid(type)) return this.drop('vlan_tagged');
     if (type !== ETHERTYPE.IPV4 && type !== ETHERTYPE.IPV6 && type !== ETHERTYPE.ARP) return;
     if (!group && !exclusive) {
       this.copy.set(buf.subarray(off, off + len));

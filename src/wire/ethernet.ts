@@ -1,5 +1,8 @@
 // Ethernet II frames: header offsets, MAC address keys and the group-address predicates the bridge uses.
 // A MAC address is handled as a 48-bit integer key (exact in a JS number), read straight from the frame.
+// VLAN tags (IEEE 802.1Q C-tag 0x8100, 802.1ad S-tag 0x88a8) are recognised here once, by their tag
+// protocol identifier in the EtherType position (isVlanTpid, vlanTagLenAt, l3OffsetAt): every layer that
+// must step over a tag or refuse a tagged frame asks these, so "tagged" means the same thing everywhere.
 import { put16, put32, u16, u32 } from './bytes.js';
 
 /** ETH holds the Ethernet header field offsets. */
@@ -10,6 +13,15 @@ export const ETHERTYPE = { IPV4: 0x0800, ARP: 0x0806, VLAN: 0x8100, QINQ: 0x88a8
 
 /** VLAN_TAG_LEN is the size of one 802.1Q tag. */
 export const VLAN_TAG_LEN = 4;
+
+/**
+ * isVlanTpid tells whether `etherType`, read where a frame's EtherType sits, is a VLAN tag protocol
+ * identifier: 0x8100 (802.1Q customer tag) or 0x88a8 (802.1ad service tag, QinQ). The frame then carries a
+ * 4-byte tag there, and its real EtherType follows the tag.
+ */
+export function isVlanTpid(etherType: number): boolean {
+  return etherType === ETHERTYPE.VLAN || etherType === ETHERTYPE.QINQ;
+}
 
 /** BROADCAST is ff:ff:ff:ff:ff:ff as a key. */
 export const BROADCAST = 0xffff_ffff_ffff;
@@ -110,4 +122,21 @@ export function emitEthernet(h: EthernetHeader, payload: Uint8Array): Uint8Array
 /** etherTypeAt reads the EtherType of the frame that starts at `off`. */
 export function etherTypeAt(buf: Uint8Array, off: number): number {
   return u16(buf, off + ETH.TYPE);
+}
+
+/**
+ * vlanTagLenAt returns VLAN_TAG_LEN (4) when the frame that starts at `off` carries a VLAN tag (its
+ * EtherType field, buf[off + 12..14), holds 0x8100 or 0x88a8), else 0. It looks at the outer tag only; the
+ * caller has checked that the 14-byte header is there.
+ */
+export function vlanTagLenAt(buf: Uint8Array, off: number): number {
+  return isVlanTpid(etherTypeAt(buf, off)) ? VLAN_TAG_LEN : 0;
+}
+
+/**
+ * l3OffsetAt returns where the network header of the frame at `off` starts, counted from `off`: 14, or 18
+ * behind one VLAN tag. A second (inner) tag is not stepped over: the bytes at 18 are then that tag.
+ */
+export function l3OffsetAt(buf: Uint8Array, off: number): number {
+  return ETH.HEADER_LEN + vlanTagLenAt(buf, off);
 }
