@@ -34,6 +34,8 @@
 // Events are called after the table is consistent again, so they may call back into the cache (an unreachable
 // packet makes the router resolve the sender's address). They must not throw: a packet batch being handed back
 // would be cut short.
+import { formatIpv4 } from '../wire/ipv4.js';
+import { formatIpv6 } from '../wire/ipv6.js';
 
 /** NeighborState is the state of an entry, as RFC 4861 7.3.2 names them, plus FAILED and PERMANENT (Linux). */
 export type NeighborState = 'incomplete' | 'reachable' | 'stale' | 'delay' | 'probe' | 'failed' | 'permanent';
@@ -812,36 +814,4 @@ function compareEntries<P>(a: Entry<P>, b: Entry<P>): number {
   if (a.v6 === null || b.v6 === null) return a.v4 - b.v4;
   for (let i = 0; i < 16; i++) if (a.v6[i] !== b.v6[i]) return a.v6[i]! - b.v6[i]!;
   return 0;
-}
-
-function formatIpv4(a: number): string {
-  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
-}
-
-/** formatIpv6 writes RFC 5952 section 4 text (the longest run of two or more zero groups, the first on a tie, becomes "::"; lower-case hex, no leading zeros); IPv4-mapped addresses stay in hex, as cidr.ts writes them. */
-function formatIpv6(b: Uint8Array): string {
-  const g: number[] = [];
-  for (let i = 0; i < 16; i += 2) g.push((b[i]! << 8) | b[i + 1]!);
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (from: number, to: number): string =>
-    g
-      .slice(from, to)
-      .map((x) => x.toString(16))
-      .join(':');
-  if (best < 0) return hex(0, 8);
-  return `${hex(0, best)}::${hex(best + bestLen, 8)}`;
 }
