@@ -47,9 +47,10 @@ import { ALL_NODES6, ALL_ROUTERS6, IPV6, ipv6Check, ipv6PayloadLen, ipv6Equal, i
 import { ICMP4, UNREACH, echoReply4, icmp4Error, isIcmp4Error } from '../wire/icmp.js';
 import { ICMP6, echoReply6, emitNa, emitRa, emitNs, icmp6Error, isIcmp6Error, parseNdp } from '../wire/icmpv6.js';
 import { ARP_OP, emitArp, parseArp } from '../wire/arp.js';
+import type { TimerHandle, TimerWheel } from '../time/timer-wheel.js';
 import { NeighborCache, NeighborOptions } from './neighbors.js';
 import { Route, Routes, addressText, inPrefix, maskPrefix, routeText } from './routes.js';
-import { IcmpSent, R, RD, RI, RouterDropReason } from './stats.js';
+import { IcmpSent, R, RI, RouterDropReason } from './stats.js';
 
 /** RouterOutput is how the router sends: the data plane implements it. */
 export interface RouterOutput {
@@ -60,6 +61,8 @@ export interface RouterOutput {
    * write and send it after the batch; any other buffer is written before transmit returns.
    */
   transmit(iface: number, buf: Uint8Array, off: number, len: number, segmentLen: number): void;
+  /** drop reports one packet the router discards; the data plane counts it (one place counts). */
+  drop(reason: RouterDropReason): void;
 }
 
 /** RouteRow is a route as the API shows it. */
@@ -81,10 +84,15 @@ export interface RouterInterfaceConfig {
   routerAdvertisements: boolean;
 }
 
-/** RouterOptions tune the router; `counters` is the router block of the shared counters, from slot `base`. */
+/**
+ * RouterOptions tune the router; `counters` is the router block of the shared counters, from slot `base`,
+ * where the router keeps its activity counters and gauges (its drops go to RouterOutput.drop); `timers` is
+ * the data plane's timer wheel, which its owner advances: the neighbor timers and the RAs hang off it.
+ */
 export interface RouterOptions {
   counters: Float64Array;
   base: number;
+  timers: TimerWheel;
   /** icmpRatePerSec and icmpBurst size the token bucket of ICMP errors (default 1000/s, burst 50, as Linux). */
   icmpRatePerSec?: number;
   icmpBurst?: number;
@@ -118,6 +126,8 @@ interface Iface {
   nextRa: number;
   rasSent: number;
   lastRa: number;
+  /** raTimer is the timer of the next RA (interfaces that send them). */
+  raTimer: TimerHandle | null;
 }
 
 /** Pending is a packet waiting for its next hop: its vnet header (offsets relative to the IP header), then the packet. */
@@ -149,6 +159,7 @@ export class Router {
   private tokens: number;
   private tokensAt = 0;
   private readonly random: () => number;
+  private readonly timers: TimerWheel;
   /** scratch builds frames; local holds locally made packets behind a zero vnet header; copy holds a shared frame. */
   private readonly scratch = new Uint8Array(SLOT);
   private readonly local = new Uint8Array(SLOT);
@@ -167,13 +178,21 @@ export class Router {
     this.burst = options.icmpBurst ?? 50;
     this.tokens = this.burst;
     this.random = options.random ?? Math.random;
+    this.timers = options.timers;
     this.neighbors = new NeighborCache<Pending>(
       {
         solicit: (iface, family, addr, unicastMac) => this.solicit(iface, family, addr, unicastMac),
         release: (iface, mac, p) => this.release(iface, mac, p),
-        unreachable: (_iface, p) => this.unresolved(p),
+        unreachable: (_iface, p, now) => {
+          this.now = now;
+          this.unresolved(p);
+        },
         drop: (_iface, _p, reason) => this.drop(reason === 'flushed' ? 'interface_down' : 'neighbor_queue_full'),
+        sizeChanged: (size) => {
+          this.c[this.base + R.neighborEntries] = size;
+        },
       },
+      this.timers,
       options.neighbor,
     );
   }
@@ -214,8 +233,10 @@ export class Router {
       nextRa: now,
       rasSent: 0,
       lastRa: -Infinity,
+      raTimer: null,
     };
     this.ifaces[id] = ifc;
+    if (ifc.ra) this.armRa(ifc);
     this.rebuildOwn();
     this.publishGauges();
     // Gratuitous ARP (RFC 5227 announcement) so hosts that cached an old MAC for the address update it.
@@ -228,6 +249,7 @@ export class Router {
     const ifc = this.iface(id);
     this.routes.removeInterface(id, ifc.name);
     this.neighbors.flushInterface(id);
+    if (ifc.raTimer !== null) this.timers.cancel(ifc.raTimer);
     this.ifaces[id] = undefined;
     this.rebuildOwn();
     this.publishGauges();
@@ -272,17 +294,6 @@ export class Router {
     if (r.via4 >= 0) row.via = formatIpv4(r.via4);
     if (r.via6 !== undefined) row.via = addressText(6, r.via6);
     return row;
-  }
-
-  /** tick drives the neighbor timers and the router advertisements; the data plane calls it often (>= 10 Hz). */
-  tick(now: number): void {
-    this.now = now;
-    this.neighbors.tick(now);
-    for (const ifc of this.ifaces) {
-      if (ifc === undefined || !ifc.ra || now < ifc.nextRa) continue;
-      this.sendRa(ifc, now);
-    }
-    this.c[this.base + R.neighborEntries] = this.neighbors.size;
   }
 
   // ---- receive --------------------------------------------------------------------------------------
@@ -509,8 +520,10 @@ export class Router {
         return;
       case 'rs':
         if (m.sourceMac !== undefined && !isUnspecified6(src, 0)) this.neighbors.learn6(ifc.id, src, m.sourceMac, now, { solicited: false, override: true, create: true });
-        if (ifc.ra) ifc.nextRa = Math.min(ifc.nextRa, Math.max(now, ifc.lastRa + RA.minGapMs));
-        if (ifc.ra && now >= ifc.nextRa) this.sendRa(ifc, now);
+        if (!ifc.ra) return;
+        ifc.nextRa = Math.min(ifc.nextRa, Math.max(now, ifc.lastRa + RA.minGapMs));
+        if (now >= ifc.nextRa) this.sendRa(ifc, now);
+        else if (ifc.raTimer === null || ifc.raTimer.at > ifc.nextRa) this.armRa(ifc);
         return;
       default:
         return; // RAs of other routers and redirects: the router does not listen to them
@@ -738,6 +751,17 @@ export class Router {
     ifc.rasSent++;
     ifc.lastRa = now;
     ifc.nextRa = now + (ifc.rasSent < RA.initialCount ? RA.initialMs : RA.minMs + this.random() * (RA.maxMs - RA.minMs));
+    this.armRa(ifc);
+  }
+
+  /** armRa (re)schedules the interface's next RA for ifc.nextRa. */
+  private armRa(ifc: Iface): void {
+    if (ifc.raTimer !== null) this.timers.cancel(ifc.raTimer);
+    ifc.raTimer = this.timers.schedule(ifc.nextRa, (now) => {
+      ifc.raTimer = null;
+      this.now = now;
+      this.sendRa(ifc, now);
+    });
   }
 
   private sendFrame(ifc: Iface, dstMac: number, etherType: number, payload: Uint8Array): void {
@@ -810,7 +834,7 @@ export class Router {
   }
 
   private drop(reason: RouterDropReason): void {
-    this.c[this.base + RD[reason]]!++;
+    this.out.drop(reason);
   }
 }
 
