@@ -14,6 +14,8 @@ import { MAX_FRAME as MAX_SOCKET_FRAME, SocketOpener, SocketPort } from '../port
 import { SEGMENT_SCRATCH_LEN, needsSoftwareOffload, segmentFrame } from '../wire/segment.js';
 import { TunOpener } from '../tun/tun-device.js';
 import { Router } from '../router/router.js';
+import { RD } from '../router/stats.js';
+import { TimerWheel } from '../time/timer-wheel.js';
 import { addressText } from '../router/routes.js';
 import { ETH, ETHERTYPE, VLAN_TAG_LEN, etherTypeAt, formatMac, macBytes, parseMac } from '../wire/ethernet.js';
 import { VNET_HDR_LEN, gsoSegmentLength, isGsoAt, vnetHeaderValid } from '../wire/virtio-net.js';
@@ -95,6 +97,7 @@ export class DataPlane implements DropSink {
   private readonly links = new Map<string, LinkEntry>();
   private readonly routerPorts = new Map<string, RouterPortEntry>();
   readonly router: Router;
+  private readonly timers: TimerWheel;
   private readonly egress2 = new Int32Array(MAX_PORTS);
   private planned = 0;
   private now = 0;
@@ -114,9 +117,16 @@ export class DataPlane implements DropSink {
     this.io = deps.io((port, count, errno) => this.onBatch(port, count, errno));
     this.planPort = new Int32Array(this.io.planSize);
     this.planGso = new Uint8Array(this.io.planSize);
+    this.timers = new TimerWheel({ onError: (e) => this.deps.log?.('error', 'a router timer failed', { error: String(e) }) });
+    const routerBase = deps.counters.routerBase;
     this.router = new Router(
-      { transmit: (iface, buf, off, len, segmentLen) => this.transmit(iface, buf, off, len, segmentLen) },
-      { counters: this.counters, base: deps.counters.routerBase },
+      {
+        transmit: (iface, buf, off, len, segmentLen) => this.transmit(iface, buf, off, len, segmentLen),
+        drop: (reason) => {
+          this.counters[routerBase + RD[reason]]!++;
+        },
+      },
+      { counters: this.counters, base: routerBase, timers: this.timers },
     );
   }
 
@@ -282,10 +292,10 @@ export class DataPlane implements DropSink {
     this.deps.log?.('error', 'port read failed; the port no longer receives', { port: port.spec.name, errno });
   }
 
-  /** tickRouter drives the router's neighbor timers and RAs; the worker calls it ten times a second. */
+  /** tickRouter advances the timer wheel (the router's neighbor timers and RAs); the worker calls it ten times a second. */
   tickRouter(): void {
     this.now = this.deps.clock();
-    this.router.tick(this.now);
+    this.timers.advance(this.now);
   }
 
   /** tick ages the FDBs and publishes the bridge counters; the worker calls it once a second. */
