@@ -13,7 +13,7 @@
 // drops with their reasons, into a Verdict; it counts nothing itself (the data plane does, in one place).
 import type { SwitchPort } from '../ports/port.js';
 import type { Verdict } from '../ports/verdict.js';
-import { ETH, ETHERTYPE, VLAN_TAG_LEN, isGroupMacAt, isReservedGroupAt, isZeroMacAt, macAt } from '../wire/ethernet.js';
+import { ETH, isGroupMacAt, isReservedGroupAt, isZeroMacAt, macAt, vlanTagLenAt } from '../wire/ethernet.js';
 import { Fdb, FdbOptions } from './fdb.js';
 
 /** BridgeOptions configure a bridge and its Fdb. */
@@ -111,9 +111,7 @@ export class Bridge {
  * less one 802.1Q tag when the frame carries one (a tagged frame may be 4 bytes longer).
  */
 function frameLimit(buf: Uint8Array, off: number, len: number): number {
-  const type = (buf[off + ETH.TYPE]! << 8) | buf[off + ETH.TYPE + 1]!;
-  const tagged = type === ETHERTYPE.VLAN || type === ETHERTYPE.QINQ;
-  return len - ETH.HEADER_LEN - (tagged ? VLAN_TAG_LEN : 0);
+  return len - ETH.HEADER_LEN - vlanTagLenAt(buf, off);
 }
 
 /** fits tells whether an IP packet of `needed` bytes (or GSO segments of `segmentLen`) fits `port`'s MTU. */

@@ -8,6 +8,7 @@ import { deviceError, netdevError, socketError, vmError } from '../ports/device-
 import type { PortDevices } from '../ports/devices.js';
 import type { Port, PortSink, PortState } from '../ports/port.js';
 import { Router } from '../router/router.js';
+import { TimerWheel } from '../time/timer-wheel.js';
 import { formatMac, macBytes, parseMac } from '../wire/ethernet.js';
 import type { Cidr } from '../wire/cidr.js';
 import { Accounting } from './accounting.js';
@@ -19,6 +20,9 @@ import type { BridgeInfo, BridgeSpec, FdbRow, LinkInfo, LinkSpec, NeighborInfo, 
 import { WritePlan } from './write-plan.js';
 
 const DEFAULT_MTU = 1500;
+/** HOUSEKEEPING_MS is how often port state the kernel does not announce is re-read, FDBs whose oldest
+ * entry is due are aged, and the bridge counters are published. */
+export const HOUSEKEEPING_MS = 1000;
 
 /** PortEvent tells the control plane that a port's (or link's) state changed. */
 export interface PortEvent {
@@ -40,12 +44,18 @@ export interface DataPlaneDeps {
   log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
   /** event receives every port state change, for the control plane; it must not throw. */
   event?: (e: PortEvent) => void;
+  /** wake, when given, is asked to call runTimers() at time `at` (ms, the clock's) or soon after; a later
+   * call replaces the earlier wish. Without it the owner calls runTimers() itself (tests). */
+  wake?: (at: number) => void;
 }
 
 /** DataPlane is the worker side of tapwire; see the comment at the top of this file. */
 export class DataPlane {
   readonly router: Router;
+  /** timers is the data plane's one timer wheel: neighbor timers, RAs, FDB aging, port state. */
+  readonly timers: TimerWheel;
   private readonly io: Io;
+  private wakeAt = Infinity;
   private readonly table = new PortTable();
   private readonly acct: Accounting;
   private readonly forwarder: Forwarder;
@@ -60,6 +70,7 @@ export class DataPlane {
     forwarder = new Forwarder(this.table, plan, this.acct, this.io, {
       clock: deps.clock,
       readFailed: (e, errno) => this.readFailed(e, errno),
+      batchDone: () => this.armWake(),
       internalError: (e, error, suppressed) =>
         deps.log?.('error', 'a frame made the forwarder throw; it was dropped (internal_error) and forwarding goes on', {
           port: e.spec.name,
@@ -68,7 +79,9 @@ export class DataPlane {
         }),
     });
     this.forwarder = forwarder;
-    this.router = new Router(forwarder, { counters: deps.counters.values, base: deps.counters.routerBase });
+    this.timers = new TimerWheel({ onError: (error) => deps.log?.('error', 'a timer failed', { error: error instanceof Error ? (error.stack ?? error.message) : String(error) }) });
+    this.router = new Router(forwarder, { counters: deps.counters.values, base: deps.counters.routerBase, timers: this.timers });
+    this.timers.schedule(deps.clock() + HOUSEKEEPING_MS, this.housekeeping);
     forwarder.attachRouter(this.router);
     this.sink = {
       receive: (port, buf, offsets, lengths, count) => {
@@ -103,24 +116,37 @@ export class DataPlane {
     this.deps.event?.({ type: 'port-state', port: e.spec.name, bridge: e.role === 'switch' ? e.bridge.bridge.name : undefined, state: 'error', reason: `read failed (errno ${errno})` });
   }
 
-  /** tickRouter drives the router's neighbor timers and RAs; the worker calls it ten times a second. */
-  tickRouter(): void {
+  /** runTimers runs every timer that is due (the router's, FDB aging, port state), writes what they sent,
+   * and asks to be woken for the next one. */
+  runTimers(): void {
     const now = this.deps.clock();
     this.forwarder.setNow(now);
-    this.router.tick(now);
+    this.wakeAt = Infinity;
+    this.timers.advance(now);
     this.forwarder.flush();
+    this.armWake();
   }
 
-  /** tick re-reads port state the kernel does not announce, ages the FDBs and publishes the bridge
-   * counters; the worker calls it once a second. */
-  tick(): void {
-    const now = this.deps.clock();
+  /** armWake asks the owner to wake the data plane for the earliest timer, when that is earlier than the
+   * wake-up already asked for. Called after each batch and command, since both may add timers. */
+  armWake(): void {
+    const next = this.timers.nextDeadline();
+    if (next >= this.wakeAt || this.deps.wake === undefined || this.closed) return;
+    this.wakeAt = next;
+    this.deps.wake(next);
+  }
+
+  /** housekeeping re-reads port state the kernel does not announce, ages the FDBs whose oldest learned
+   * entry is due (touching only what expires), and publishes the bridge counters; once a second. */
+  private readonly housekeeping = (now: number): void => {
+    if (this.closed) return;
+    this.timers.schedule(now + HOUSEKEEPING_MS, this.housekeeping);
     for (const p of this.table.ports.values()) p.port.refresh?.();
     for (const b of this.table.bridges.values()) {
       b.bridge.fdb.expire(now);
       this.publishBridge(b);
     }
-  }
+  };
 
   private publishBridge(b: BridgeEntry): void {
     const c = this.deps.counters.values;

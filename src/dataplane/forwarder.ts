@@ -8,7 +8,7 @@
 import type { Router, RouterOutput } from '../router/router.js';
 import type { RouterDropReason } from '../router/stats.js';
 import { DELIVER, Verdict } from '../ports/verdict.js';
-import { ETH, ETHERTYPE, VLAN_TAG_LEN, etherTypeAt } from '../wire/ethernet.js';
+import { ETH, l3OffsetAt } from '../wire/ethernet.js';
 import { VNET_HDR_LEN, gsoSegmentLength, isGsoAt, vnetHeaderValid } from '../wire/virtio-net.js';
 import type { Accounting } from './accounting.js';
 import { MAX_PORTS } from './counters.js';
@@ -24,6 +24,8 @@ export interface ForwarderHooks {
   clock(): number;
   /** readFailed reports that reading a port failed with `errno` (after its last frames were handled). */
   readFailed(entry: SwitchEntry | LinkEntry, errno: number): void;
+  /** batchDone is called after each batch was written. */
+  batchDone(): void;
   /** internalError reports a throw while handling a frame of `entry`; `suppressed` earlier ones were not logged. */
   internalError(entry: SwitchEntry | LinkEntry, error: unknown, suppressed: number): void;
 }
@@ -81,6 +83,7 @@ export class Forwarder implements RouterOutput {
     } catch (err) {
       this.caught(e, err);
     }
+    this.hooks.batchDone();
   }
 
   private frame(e: SwitchEntry | LinkEntry, buf: Uint8Array, off: number, len: number, limit: number): void {
@@ -100,7 +103,7 @@ export class Forwarder implements RouterOutput {
       this.router.receive(index, buf, off, len, segment, true, this.now);
       return;
     }
-    const segment = gso ? gsoSegmentLength(buf, off, frameLen, l3Start(buf, off + VNET_HDR_LEN)) : 0;
+    const segment = gso ? gsoSegmentLength(buf, off, frameLen, l3OffsetAt(buf, off + VNET_HDR_LEN)) : 0;
     const v = this.verdict;
     v.reset();
     e.bridge.bridge.forward(e.sw, buf, off + VNET_HDR_LEN, frameLen, segment, this.now, v);
@@ -178,10 +181,4 @@ export class Forwarder implements RouterOutput {
     this.suppressed = 0;
     this.hooks.internalError(e, err, suppressed);
   }
-}
-
-/** l3Start is where the network header of the frame at `off` starts (after one 802.1Q tag, if any). */
-function l3Start(buf: Uint8Array, off: number): number {
-  const type = etherTypeAt(buf, off);
-  return ETH.HEADER_LEN + (type === ETHERTYPE.VLAN || type === ETHERTYPE.QINQ ? VLAN_TAG_LEN : 0);
 }

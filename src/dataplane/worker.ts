@@ -36,9 +36,17 @@ const plane = new DataPlane({
   clock: () => performance.now(),
   log: (level, msg, fields) => port.postMessage({ log: { level, msg, fields } }),
   event: (event) => port.postMessage({ event }),
+  wake: (at) => {
+    // One Node timer for the whole wheel, moved to its earliest deadline.
+    if (wakeTimer !== undefined) clearTimeout(wakeTimer);
+    wakeTimer = setTimeout(() => {
+      wakeTimer = undefined;
+      plane.runTimers();
+    }, Math.max(0, at - performance.now()));
+  },
 });
-const ticker = setInterval(() => plane.tick(), 1000);
-const routerTicker = setInterval(() => plane.tickRouter(), 100);
+let wakeTimer: NodeJS.Timeout | undefined;
+plane.armWake();
 
 function run(command: Command): unknown {
   switch (command.op) {
@@ -85,8 +93,8 @@ function run(command: Command): unknown {
     case 'listNeighbors':
       return plane.listNeighbors();
     case 'shutdown':
-      clearInterval(ticker);
-      clearInterval(routerTicker);
+      if (wakeTimer !== undefined) clearTimeout(wakeTimer);
+      wakeTimer = undefined;
       plane.close();
       return null;
   }
@@ -100,6 +108,7 @@ async function answer(req: Request): Promise<void> {
   let reply: Reply;
   try {
     reply = { id: req.id, ok: true, result: (await run(req.command)) ?? null };
+    plane.armWake(); // a command may add timers (a router interface's RAs, a neighbor)
   } catch (e) {
     const error = e instanceof TwError ? e.toJSON() : { code: 'TW_ERR_INTERNAL' as const, detail: e instanceof Error ? e.message : String(e) };
     reply = { id: req.id, ok: false, error };

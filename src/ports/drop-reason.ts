@@ -1,9 +1,11 @@
-// The one closed set of reasons for which a frame is not delivered. Every drop is counted per port under
-// one of these (and exported as the `reason` label of tapwire_port_drops_total); nothing is dropped
-// silently. Ingress reasons count on the port the frame came from, egress reasons on the port it failed
-// to leave by.
+// The one closed set of reasons for which a frame or packet is not delivered, layer 2 and layer 3 together;
+// nothing is dropped silently. It has two parts by where a drop is counted:
+// - DROP_REASONS, counted per port (the `reason` label of tapwire_port_drops_total): ingress reasons on
+//   the port the frame came from, egress reasons on the port it failed to leave by;
+// - ROUTER_DROP_REASONS, counted by the router (tapwire_router_drops_total): RFC 1812 / RFC 8200 discards.
+// A reason that means the same in both (too_big: larger than the egress MTU) has one name.
 
-/** DROP_REASONS lists every reason, in the order of the counter slots. */
+/** DROP_REASONS lists the reasons counted per port, in the order of the counter slots. */
 export const DROP_REASONS = [
   /** ingress: shorter than the virtio-net header plus an Ethernet header */
   'runt',
@@ -43,6 +45,51 @@ export const DROP_REASONS = [
   'internal_error',
 ] as const;
 
+/** ROUTER_DROP_REASONS are why the router discards a packet; each is counted once per packet. */
+export const ROUTER_DROP_REASONS = [
+  /** shorter than the minimum IP header */
+  'ip_short',
+  /** version field does not match the EtherType / is neither 4 nor 6 */
+  'ip_version',
+  /** IPv4 IHL below 5 or beyond the packet */
+  'ip_header_len',
+  /** the IP length field disagrees with the packet */
+  'ip_total_len',
+  /** IPv4 header checksum wrong */
+  'ip_checksum',
+  /** source is loopback, multicast, reserved, unspecified or one of the router's own addresses */
+  'martian_source',
+  /** destination is loopback, reserved or unspecified */
+  'martian_destination',
+  /** valid but not to be routed: link-layer broadcast, multicast or link-local scope, limited broadcast */
+  'not_forwarded',
+  /** no route to the destination (Destination Unreachable sent) */
+  'no_route',
+  /** TTL / hop limit would reach 0 (Time Exceeded sent) */
+  'ttl_expired',
+  /** larger than the egress MTU and not fragmentable (Fragmentation Needed / Packet Too Big sent) */
+  'too_big',
+  /** the next hop did not answer ARP/NDP (Host/Address Unreachable sent) */
+  'neighbor_unreachable',
+  /** the queue of packets waiting for a next hop was full */
+  'neighbor_queue_full',
+  /** addressed to the router with a protocol it does not serve */
+  'unsupported',
+  /** an ARP packet that is not Ethernet/IPv4 or is malformed */
+  'bad_arp',
+  /** an NDP message that fails RFC 4861 validation */
+  'bad_ndp',
+  /** an 802.1Q-tagged frame reached the router, which has no VLAN interfaces */
+  'vlan_tagged',
+  /** the egress interface is down or gone */
+  'interface_down',
+  /** passed the header checks but could not be handled (e.g. IPv4 options too broken to fragment) */
+  'malformed',
+] as const;
+
+/** RouterDropReason is one of ROUTER_DROP_REASONS. */
+export type RouterDropReason = (typeof ROUTER_DROP_REASONS)[number];
+
 /** DropReason is one of DROP_REASONS. */
 export type DropReason = (typeof DROP_REASONS)[number];
 
@@ -50,3 +97,6 @@ export type DropReason = (typeof DROP_REASONS)[number];
 export const DROP_INDEX: Readonly<Record<DropReason, number>> = Object.fromEntries(
   DROP_REASONS.map((r, i) => [r, i]),
 ) as Record<DropReason, number>;
+
+/** AnyDropReason is any reason of the closed set, wherever it is counted. */
+export type AnyDropReason = DropReason | RouterDropReason;

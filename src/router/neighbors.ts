@@ -1,6 +1,7 @@
 // NeighborCache: the router's ARP (IPv4) and NDP (IPv6) neighbor table: which MAC each next hop is at, per
-// router interface. Pure logic: the router hands in what ARP/NS/NA packets said and a clock, and gets its
-// solicitations and its queued packets back through callbacks.
+// router interface. Pure logic: the router hands in what ARP/NS/NA packets said with the time, and gets its
+// solicitations and its queued packets back through callbacks; its timers hang off the data plane's one
+// TimerWheel, which the router's creator advances.
 //
 // Policy, and the defence behind it:
 // - States and timers are those of RFC 4861 7.3.2 (used for ARP too, as Linux does): INCOMPLETE sends
@@ -9,7 +10,7 @@
 //   `delayMs` without confirmation, PROBE sends `maxProbes` unicast solicitations to the cached MAC, then FAILED.
 //   reachableMs is not randomised (RFC 4861 6.3.2 asks for 0.5..1.5 x): the router's tests want a fixed clock.
 // - What a packet says is merged by the rules of the standards (see `learn4`; the NA cases are the predicates
-//   `ignoresOverrideClear` and `stateAfterLearn`): RFC 826 (an ARP from a known sender updates its entry; only
+//   `ignoresOverrideClear` and `stateAfterLearn` of neighbor-entry.ts): RFC 826 (an ARP from a known sender updates its entry; only
 //   an ARP addressed to us creates one) and RFC 4861 7.2.5/7.2.6. Permanent entries never change by a packet.
 // - Packets to an unresolved next hop wait on the entry, at most `queueMax` of them (the oldest is dropped, as
 //   Linux does with unres_qlen); when the entry fails each goes back once to `events.unreachable`. A FAILED
@@ -26,17 +27,21 @@
 //
 // Costs: a hit is one Map lookup (IPv4 key `iface * 2**32 + addr`; IPv6 key `iface * 2**32 + hash6(address)`,
 // a seeded 32-bit hash of the four words with collision chaining, so no string is built) and creates no object.
-// Timers live in a binary min-heap keyed by due time with lazy deletion: each entry has at most one node that
-// counts (`armedAt`); a deadline that moves later costs nothing until its old node pops (then it is re-armed),
-// so tick() is O(1) when nothing is due. Nodes left behind by deadlines that moved earlier are discarded when
-// they pop, and the heap is rebuilt when they outnumber the entries. flushInterface() scans the whole table.
+// Each entry has at most one timer on the wheel (`Entry.timer`), due no later than its next step: a deadline
+// that moves later (a REACHABLE entry confirmed again) costs nothing until that timer fires, which then
+// re-arms it for the real deadline; a deadline that moves earlier cancels the timer (O(1)) and schedules
+// another. When a timer fires the entry makes the step that is due at that `now` (and, through timers it
+// schedules for times already past, any step after it). flushInterface() scans the whole table.
 //
 // Events are called after the table is consistent again, so they may call back into the cache (an unreachable
 // packet makes the router resolve the sender's address). They must not throw: a packet batch being handed back
 // would be cut short.
+import { formatIpv4 } from '../wire/ipv4.js';
+import { formatIpv6 } from '../wire/ipv6.js';
+import type { TimerWheel } from '../time/timer-wheel.js';
+import { Entry, EntryList, compareEntries, hash6, ignoresOverrideClear, isValidState, stateAfterLearn, type LearnHow, type NeighborState } from './neighbor-entry.js';
 
-/** NeighborState is the state of an entry, as RFC 4861 7.3.2 names them, plus FAILED and PERMANENT (Linux). */
-export type NeighborState = 'incomplete' | 'reachable' | 'stale' | 'delay' | 'probe' | 'failed' | 'permanent';
+export { hash6, isValidState, type LearnHow, type NeighborState };
 
 /** NeighborOptions configure a cache; times are in milliseconds. */
 export interface NeighborOptions {
@@ -81,10 +86,12 @@ export interface NeighborEvents<P> {
   solicit(iface: number, family: 4 | 6, addr: number | Uint8Array, unicastMac: number): void;
   /** release hands back a queued packet now that its next hop resolved to `mac`. */
   release(iface: number, mac: number, packet: P): void;
-  /** unreachable hands back a queued packet whose next hop failed to resolve (the router sends host/address unreachable). */
-  unreachable(iface: number, packet: P): void;
+  /** unreachable hands back a queued packet whose next hop failed to resolve (the router sends host/address unreachable); `now` is the time of the resolve or timer that found it so. */
+  unreachable(iface: number, packet: P, now: number): void;
   /** drop, if given, hands back a packet the cache dropped (to recycle its buffer); it is counted either way. */
   drop?(iface: number, packet: P, reason: NeighborDropReason): void;
+  /** sizeChanged, if given, is told the number of entries whenever an entry is added or removed (for a gauge); it must only read. */
+  sizeChanged?(size: number): void;
 }
 
 /** NeighborRow is one row of the table, as the API shows it. */
@@ -124,106 +131,9 @@ export interface NeighborStats {
   flushDrops: number;
 }
 
-/** LearnHow says what kind of packet a learn call reports (see learn4). */
-export interface LearnHow {
-  solicited: boolean;
-  override: boolean;
-  create: boolean;
-}
-
 const TWO32 = 4294967296;
 const MAX_IFACE = 1 << 20;
 const MAX_MAC = 2 ** 48;
-
-/** hash6 is the 32-bit hash of the IPv6 address at buf[off..off+16) used in IPv6 keys. */
-export function hash6(buf: Uint8Array, off: number, seed: number): number {
-  let h = seed | 0;
-  for (let i = off; i < off + 16; i += 4) {
-    const w = (buf[i]! << 24) | (buf[i + 1]! << 16) | (buf[i + 2]! << 8) | buf[i + 3]!;
-    h = Math.imul(h ^ w, 0x85ebca6b);
-    h ^= h >>> 15;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 13;
-  }
-  return h >>> 0;
-}
-
-/** isValidState says whether an entry in `state` has a MAC that packets may be sent to (Linux NUD_VALID). */
-export function isValidState(state: NeighborState): boolean {
-  return state === 'reachable' || state === 'stale' || state === 'delay' || state === 'probe' || state === 'permanent';
-}
-
-/** ignoresOverrideClear is RFC 4861 7.2.5 case I: an NA without O for a different MAC keeps the cached MAC. */
-function ignoresOverrideClear(how: LearnHow, differs: boolean): boolean {
-  return !how.override && differs;
-}
-
-/** stateAfterLearn is the state a learn call leaves a valid (not INCOMPLETE/FAILED) entry in: RFC 4861 7.2.5 case II. */
-function stateAfterLearn(current: NeighborState, how: LearnHow, changedMac: boolean): NeighborState {
-  if (how.solicited) return 'reachable';
-  return changedMac ? 'stale' : current;
-}
-
-class Entry<P> {
-  /** chain links IPv6 entries whose keys collide. */
-  chain: Entry<P> | null = null;
-  /** prev/next link the entry into the stale or failed eviction list it is on (`list`). */
-  prev: Entry<P> | null = null;
-  next: Entry<P> | null = null;
-  list: EntryList<P> | null = null;
-  mac = -1;
-  /** updated is the time of the last confirmation or change; REACHABLE ends reachableMs after it. */
-  updated: number;
-  /** used is the time of the last resolve on this entry (or its creation); GC counts from it. */
-  used: number;
-  /** since is when the state was entered (DELAY and FAILED time from it). */
-  since: number;
-  /** solicited is the time of the last solicitation (INCOMPLETE, PROBE). */
-  solicitedAt = 0;
-  probes = 0;
-  queue: P[] | null = null;
-  /** armedAt is the due time of the one heap node that counts for this entry, or Infinity. */
-  armedAt = Infinity;
-  dead = false;
-
-  constructor(
-    readonly iface: number,
-    readonly family: 4 | 6,
-    readonly key: number,
-    readonly v4: number,
-    readonly v6: Uint8Array | null,
-    public state: NeighborState,
-    now: number,
-  ) {
-    this.updated = now;
-    this.used = now;
-    this.since = now;
-  }
-}
-
-/** EntryList is an intrusive doubly linked list in insertion order (the eviction order of one state). */
-class EntryList<P> {
-  head: Entry<P> | null = null;
-  tail: Entry<P> | null = null;
-
-  push(e: Entry<P>): void {
-    e.list = this;
-    e.prev = this.tail;
-    e.next = null;
-    if (this.tail === null) this.head = e;
-    else this.tail.next = e;
-    this.tail = e;
-  }
-
-  unlink(e: Entry<P>): void {
-    if (e.prev === null) this.head = e.next;
-    else e.prev.next = e.next;
-    if (e.next === null) this.tail = e.prev;
-    else e.next.prev = e.prev;
-    e.prev = e.next = null;
-    e.list = null;
-  }
-}
 
 /** NeighborCache is a router's ARP/NDP table; see the comment at the top of this file for its policy. */
 export class NeighborCache<P> {
@@ -234,9 +144,6 @@ export class NeighborCache<P> {
   private dynamicCount = 0;
   private readonly staleList = new EntryList<P>();
   private readonly failedList = new EntryList<P>();
-  /** heapAt/heapEntry are the timer min-heap, as two parallel arrays so that arming allocates no node. */
-  private readonly heapAt: number[] = [];
-  private readonly heapEntry: Entry<P>[] = [];
   private readonly reachableMs: number;
   private readonly delayMs: number;
   private readonly retransMs: number;
@@ -262,6 +169,7 @@ export class NeighborCache<P> {
 
   constructor(
     private readonly events: NeighborEvents<P>,
+    private readonly timers: TimerWheel,
     options: NeighborOptions = {},
   ) {
     const d = NEIGHBOR_DEFAULTS;
@@ -279,11 +187,6 @@ export class NeighborCache<P> {
   /** size is the number of entries, permanent ones included. */
   get size(): number {
     return this.count;
-  }
-
-  /** pendingTimers is the number of nodes in the timer heap (live and left behind), for tests and metrics. */
-  get pendingTimers(): number {
-    return this.heapAt.length;
   }
 
   /** resolve4 returns the MAC to send to next hop `addr` on `iface` now, or -1; on -1 the packet (if given) is queued (an incomplete entry is created and a solicitation sent) or, if the entry is failed and within failedHoldMs, handed to events.unreachable at once, or (table full) dropped. A STALE entry is used and moves to DELAY (RFC 4861 7.3.3). Allocates nothing on a hit. */
@@ -389,19 +292,6 @@ export class NeighborCache<P> {
     return gone.length;
   }
 
-  /** tick drives all timers (retransmissions, FAILED, REACHABLE -> STALE, DELAY -> PROBE, PROBE retries, garbage collection); call it at least every retransMs. It is O(1) when nothing is due, and each due entry makes one step per call. */
-  tick(now: number): void {
-    const at = this.heapAt;
-    while (at.length > 0 && at[0]! <= now) {
-      const due = at[0]!;
-      const e = this.heapPop();
-      if (e.dead || due !== e.armedAt) continue; // left behind by a deadline that moved earlier
-      e.armedAt = Infinity;
-      if (this.dueAt(e) > now) this.schedule(e);
-      else this.expire(e, now);
-    }
-  }
-
   /** entries lists the table for the API, ordered by interface, family and address. */
   entries(now: number): NeighborRow[] {
     const all: Entry<P>[] = [];
@@ -457,7 +347,7 @@ export class NeighborCache<P> {
       if (now - e.since < this.failedHoldMs) {
         if (packet !== undefined) {
           this.stats.unreachable++;
-          this.events.unreachable(iface, packet);
+          this.events.unreachable(iface, packet, now);
         }
         return -1;
       }
@@ -472,7 +362,7 @@ export class NeighborCache<P> {
 
   private find6(key: number, buf: Uint8Array, off: number): Entry<P> | undefined {
     for (let e: Entry<P> | null | undefined = this.v6.get(key); e; e = e.chain) {
-      if (equal16(e.v6!, buf, off)) return e;
+      if (e.holds6(buf, off)) return e;
     }
     return undefined;
   }
@@ -546,7 +436,7 @@ export class NeighborCache<P> {
     if (state !== 'incomplete' && state !== 'probe') e.probes = 0;
   }
 
-  /** dueAt is when `e` next needs tick() to look at it, from its state and times. */
+  /** dueAt is when `e` next needs its timer to fire, from its state and times. */
   private dueAt(e: Entry<P>): number {
     switch (e.state) {
       case 'incomplete':
@@ -565,13 +455,22 @@ export class NeighborCache<P> {
     }
   }
 
-  /** schedule makes sure a heap node is due no later than dueAt(e); a later node stays and re-arms when it pops. */
+  /** schedule makes sure the entry's timer is due no later than dueAt(e); an earlier timer stays and re-arms when it fires. */
   private schedule(e: Entry<P>): void {
     const at = this.dueAt(e);
-    if (at >= e.armedAt) return;
-    e.armedAt = at;
-    this.heapPush(at, e);
-    if (this.heapAt.length > 2 * this.count + 64) this.rebuildHeap();
+    const armed = e.timer;
+    if (armed !== null && armed.pending) {
+      if (armed.at <= at) return;
+      this.timers.cancel(armed);
+    }
+    e.timer = at === Infinity ? null : this.timers.schedule(at, (e.fire ??= (now) => this.onTimer(e, now)));
+  }
+
+  /** onTimer runs when the entry's timer fires: the step that is due, or a later timer if the deadline moved. */
+  private onTimer(e: Entry<P>, now: number): void {
+    e.timer = null;
+    if (this.dueAt(e) > now) this.schedule(e);
+    else this.expire(e, now);
   }
 
   /** expire makes the one step that is due for `e`. */
@@ -617,7 +516,7 @@ export class NeighborCache<P> {
     e.queue = null;
     if (q === null) return;
     this.stats.unreachable += q.length;
-    for (const p of q) this.events.unreachable(e.iface, p);
+    for (const p of q) this.events.unreachable(e.iface, p, now);
   }
 
   // ---- queues ----
@@ -678,6 +577,7 @@ export class NeighborCache<P> {
     this.count++;
     if (e.state === 'stale') this.staleList.push(e);
     else if (e.state === 'failed') this.failedList.push(e);
+    this.events.sizeChanged?.(this.count);
     return e;
   }
 
@@ -700,9 +600,11 @@ export class NeighborCache<P> {
       e.chain = null;
     }
     if (e.list !== null) e.list.unlink(e);
-    e.dead = true;
+    if (e.timer !== null) this.timers.cancel(e.timer);
+    e.timer = null;
     this.count--;
     if (e.state !== 'permanent') this.dynamicCount--;
+    this.events.sizeChanged?.(this.count);
   }
 
   /** makeRoom returns whether a new dynamic entry fits, evicting a FAILED, else the longest-STALE entry if needed. */
@@ -718,63 +620,6 @@ export class NeighborCache<P> {
   private forEach(fn: (e: Entry<P>) => void): void {
     for (const e of this.v4.values()) fn(e);
     for (const head of this.v6.values()) for (let e: Entry<P> | null = head; e; e = e.chain) fn(e);
-  }
-
-  // ---- timer heap ----
-
-  private heapPush(at: number, e: Entry<P>): void {
-    const A = this.heapAt;
-    const E = this.heapEntry;
-    let i = A.length;
-    A.push(at);
-    E.push(e);
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      const pa = A[parent]!;
-      if (pa <= at) break;
-      A[i] = pa;
-      E[i] = E[parent]!;
-      i = parent;
-    }
-    A[i] = at;
-    E[i] = e;
-  }
-
-  /** heapPop removes the earliest node and returns its entry (its time was A[0]). */
-  private heapPop(): Entry<P> {
-    const A = this.heapAt;
-    const E = this.heapEntry;
-    const top = E[0]!;
-    const lastAt = A.pop()!;
-    const lastE = E.pop()!;
-    const n = A.length;
-    if (n === 0) return top;
-    let i = 0;
-    for (;;) {
-      let c = 2 * i + 1;
-      if (c >= n) break;
-      if (c + 1 < n && A[c + 1]! < A[c]!) c++;
-      if (A[c]! >= lastAt) break;
-      A[i] = A[c]!;
-      E[i] = E[c]!;
-      i = c;
-    }
-    A[i] = lastAt;
-    E[i] = lastE;
-    return top;
-  }
-
-  /** rebuildHeap drops the nodes left behind by deadlines that moved earlier: one node per entry again. */
-  private rebuildHeap(): void {
-    this.heapAt.length = 0;
-    this.heapEntry.length = 0;
-    this.forEach((e) => {
-      e.armedAt = Infinity;
-      const at = this.dueAt(e);
-      if (at === Infinity) return;
-      e.armedAt = at;
-      this.heapPush(at, e);
-    });
   }
 }
 
@@ -799,49 +644,4 @@ function check16(addr: Uint8Array): void {
 /** copy16 copies 16 bytes into a new array (Buffer#slice would return a view of the packet). */
 function copy16(buf: Uint8Array, off: number): Uint8Array {
   return new Uint8Array(buf.subarray(off, off + 16));
-}
-
-function equal16(a: Uint8Array, b: Uint8Array, off: number): boolean {
-  for (let i = 0; i < 16; i++) if (a[i] !== b[off + i]) return false;
-  return true;
-}
-
-function compareEntries<P>(a: Entry<P>, b: Entry<P>): number {
-  if (a.iface !== b.iface) return a.iface - b.iface;
-  if (a.family !== b.family) return a.family - b.family;
-  if (a.v6 === null || b.v6 === null) return a.v4 - b.v4;
-  for (let i = 0; i < 16; i++) if (a.v6[i] !== b.v6[i]) return a.v6[i]! - b.v6[i]!;
-  return 0;
-}
-
-function formatIpv4(a: number): string {
-  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
-}
-
-/** formatIpv6 writes RFC 5952 section 4 text (the longest run of two or more zero groups, the first on a tie, becomes "::"; lower-case hex, no leading zeros); IPv4-mapped addresses stay in hex, as cidr.ts writes them. */
-function formatIpv6(b: Uint8Array): string {
-  const g: number[] = [];
-  for (let i = 0; i < 16; i += 2) g.push((b[i]! << 8) | b[i + 1]!);
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (from: number, to: number): string =>
-    g
-      .slice(from, to)
-      .map((x) => x.toString(16))
-      .join(':');
-  if (best < 0) return hex(0, 8);
-  return `${hex(0, best)}::${hex(best + bestLen, 8)}`;
 }

@@ -10,6 +10,7 @@
 // - an interface with static routes through it cannot be removed until they are (TW_ERR_IN_USE).
 import { TwError } from '../errors.js';
 import { RouteTable } from './route-table.js';
+import { u32 } from '../wire/bytes.js';
 import { formatIpv4 } from '../wire/ipv4.js';
 import { formatIpv6 } from '../wire/ipv6.js';
 
@@ -54,10 +55,6 @@ export function inPrefix(addr: Uint8Array, prefix: Uint8Array, len: number): boo
   const masked = maskPrefix(addr, len);
   for (let i = 0; i < masked.length; i++) if (masked[i] !== prefix[i]) return false;
   return true;
-}
-
-function u32(b: Uint8Array): number {
-  return ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
 }
 
 /** Routes is the routing information base; see the comment at the top of this file. */
@@ -126,7 +123,7 @@ export class Routes {
       prefixLength: req.prefixLength,
       kind: 'static',
       iface: connected.iface,
-      via4: req.family === 4 ? u32(req.via) : -1,
+      via4: req.family === 4 ? u32(req.via, 0) : -1,
       via6: req.family === 6 ? Uint8Array.from(req.via) : undefined,
     });
   }
@@ -207,5 +204,5 @@ export function routeText(r: Route): string {
 }
 
 function text(family: 4 | 6, b: Uint8Array): string {
-  return family === 4 ? formatIpv4(u32(b)) : formatIpv6(b);
+  return family === 4 ? formatIpv4(u32(b, 0)) : formatIpv6(b);
 }

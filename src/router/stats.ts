@@ -1,6 +1,9 @@
-// The router's counters: one closed set of drop reasons (RFC 1812 / RFC 8200 discards), the ICMP messages
-// it sends by family and type, and its activity. The data plane writes them into the shared counter block;
-// metrics and the API read them there.
+// The router's counters: its drops by reason (the router's part of the one closed set of drop reasons,
+// ports/drop-reason.ts), the ICMP messages it sends by family and type, and its activity. The data plane
+// writes them into the shared counter block; metrics and the API read them there.
+import { ROUTER_DROP_REASONS, type RouterDropReason } from '../ports/drop-reason.js';
+
+export { ROUTER_DROP_REASONS, type RouterDropReason };
 
 /** ROUTER_FIELDS are the router's activity counters and gauges, in slot order. */
 export const ROUTER_FIELDS = [
@@ -24,51 +27,6 @@ export const ROUTER_FIELDS = [
   'routes4',
   'routes6',
 ] as const;
-
-/** ROUTER_DROP_REASONS are why the router discards a packet; each is counted once per packet. */
-export const ROUTER_DROP_REASONS = [
-  /** shorter than the minimum IP header */
-  'ip_short',
-  /** version field does not match the EtherType / is neither 4 nor 6 */
-  'ip_version',
-  /** IPv4 IHL below 5 or beyond the packet */
-  'ip_header_len',
-  /** the IP length field disagrees with the packet */
-  'ip_total_len',
-  /** IPv4 header checksum wrong */
-  'ip_checksum',
-  /** source is loopback, multicast, reserved, unspecified or one of the router's own addresses */
-  'martian_source',
-  /** destination is loopback, reserved or unspecified */
-  'martian_destination',
-  /** valid but not to be routed: link-layer broadcast, multicast or link-local scope, limited broadcast */
-  'not_forwarded',
-  /** no route to the destination (Destination Unreachable sent) */
-  'no_route',
-  /** TTL / hop limit would reach 0 (Time Exceeded sent) */
-  'ttl_expired',
-  /** larger than the egress MTU and not fragmentable (Fragmentation Needed / Packet Too Big sent) */
-  'too_big',
-  /** the next hop did not answer ARP/NDP (Host/Address Unreachable sent) */
-  'neighbor_unreachable',
-  /** the queue of packets waiting for a next hop was full */
-  'neighbor_queue_full',
-  /** addressed to the router with a protocol it does not serve */
-  'unsupported',
-  /** an ARP packet that is not Ethernet/IPv4 or is malformed */
-  'bad_arp',
-  /** an NDP message that fails RFC 4861 validation */
-  'bad_ndp',
-  /** an 802.1Q-tagged frame reached the router, which has no VLAN interfaces */
-  'vlan_tagged',
-  /** the egress interface is down or gone */
-  'interface_down',
-  /** passed the header checks but could not be handled (e.g. IPv4 options too broken to fragment) */
-  'malformed',
-] as const;
-
-/** RouterDropReason is one of ROUTER_DROP_REASONS. */
-export type RouterDropReason = (typeof ROUTER_DROP_REASONS)[number];
 
 /** ICMP_SENT lists the ICMP messages the router sends, by family and type, in slot order. */
 export const ICMP_SENT = [

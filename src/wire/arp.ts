@@ -1,6 +1,7 @@
 // ARP (RFC 826) for Ethernet and IPv4 only: the 28-byte packet that follows an Ethernet header with
 // EtherType 0x0806. MACs are 48-bit numbers (ethernet.ts), IPv4 addresses uint32 numbers (ipv4.ts).
 // Not supported: other hardware or protocol types (parseArp returns null), RARP and InARP opcodes.
+import { put16, put32, u16, u32 } from './bytes.js';
 import { macAt, writeMac } from './ethernet.js';
 
 /** ARP holds the ARP packet field offsets and its length for Ethernet/IPv4. */
@@ -44,12 +45,11 @@ export function parseArp(buf: Uint8Array, off: number, len: number): ArpPacket |
 /** emitArp builds the 28-byte ARP packet for `a`; the caller puts the Ethernet header in front. */
 export function emitArp(a: ArpPacket): Uint8Array {
   const out = new Uint8Array(ARP.LEN);
-  out[ARP.HTYPE + 1] = HTYPE_ETHERNET;
-  out[ARP.PTYPE] = PTYPE_IPV4 >>> 8;
+  put16(out, ARP.HTYPE, HTYPE_ETHERNET);
+  put16(out, ARP.PTYPE, PTYPE_IPV4);
   out[ARP.HLEN] = 6;
   out[ARP.PLEN] = 4;
-  out[ARP.OPER] = (a.op >>> 8) & 0xff;
-  out[ARP.OPER + 1] = a.op & 0xff;
+  put16(out, ARP.OPER, a.op);
   writeMac(a.senderMac, out, ARP.SHA);
   put32(out, ARP.SPA, a.senderIp);
   writeMac(a.targetMac, out, ARP.THA);
@@ -72,19 +72,4 @@ export function isGratuitousArp(a: ArpPacket): boolean {
  */
 export function isArpProbe(a: ArpPacket): boolean {
   return a.op === ARP_OP.REQUEST && a.senderIp === 0;
-}
-
-function u16(buf: Uint8Array, off: number): number {
-  return (buf[off]! << 8) | buf[off + 1]!;
-}
-
-function u32(buf: Uint8Array, off: number): number {
-  return ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
-}
-
-function put32(buf: Uint8Array, off: number, v: number): void {
-  buf[off] = (v >>> 24) & 0xff;
-  buf[off + 1] = (v >>> 16) & 0xff;
-  buf[off + 2] = (v >>> 8) & 0xff;
-  buf[off + 3] = v & 0xff;
 }

@@ -1,5 +1,9 @@
 // Ethernet II frames: header offsets, MAC address keys and the group-address predicates the bridge uses.
 // A MAC address is handled as a 48-bit integer key (exact in a JS number), read straight from the frame.
+// VLAN tags (IEEE 802.1Q C-tag 0x8100, 802.1ad S-tag 0x88a8) are recognised here once, by their tag
+// protocol identifier in the EtherType position (isVlanTpid, vlanTagLenAt, l3OffsetAt): every layer that
+// must step over a tag or refuse a tagged frame asks these, so "tagged" means the same thing everywhere.
+import { put16, put32, u16, u32 } from './bytes.js';
 
 /** ETH holds the Ethernet header field offsets. */
 export const ETH = { DST: 0, SRC: 6, TYPE: 12, HEADER_LEN: 14 } as const;
@@ -10,6 +14,15 @@ export const ETHERTYPE = { IPV4: 0x0800, ARP: 0x0806, VLAN: 0x8100, QINQ: 0x88a8
 /** VLAN_TAG_LEN is the size of one 802.1Q tag. */
 export const VLAN_TAG_LEN = 4;
 
+/**
+ * isVlanTpid tells whether `etherType`, read where a frame's EtherType sits, is a VLAN tag protocol
+ * identifier: 0x8100 (802.1Q customer tag) or 0x88a8 (802.1ad service tag, QinQ). The frame then carries a
+ * 4-byte tag there, and its real EtherType follows the tag.
+ */
+export function isVlanTpid(etherType: number): boolean {
+  return etherType === ETHERTYPE.VLAN || etherType === ETHERTYPE.QINQ;
+}
+
 /** BROADCAST is ff:ff:ff:ff:ff:ff as a key. */
 export const BROADCAST = 0xffff_ffff_ffff;
 
@@ -17,23 +30,15 @@ const TWO_POW_32 = 0x1_0000_0000;
 
 /** macAt reads the MAC address at `off` as a 48-bit key; the caller has checked the bounds. */
 export function macAt(buf: Uint8Array, off: number): number {
-  return (
-    ((buf[off]! << 8) | buf[off + 1]!) * TWO_POW_32 +
-    ((buf[off + 2]! << 24) >>> 0) +
-    ((buf[off + 3]! << 16) | (buf[off + 4]! << 8) | buf[off + 5]!)
-  );
+  return u16(buf, off) * TWO_POW_32 + u32(buf, off + 2);
 }
 
 /** writeMac stores a 48-bit key as six bytes at `off`. */
 export function writeMac(key: number, buf: Uint8Array, off: number): void {
   const hi = Math.floor(key / TWO_POW_32);
   const lo = key >>> 0;
-  buf[off] = hi >>> 8;
-  buf[off + 1] = hi & 0xff;
-  buf[off + 2] = lo >>> 24;
-  buf[off + 3] = (lo >>> 16) & 0xff;
-  buf[off + 4] = (lo >>> 8) & 0xff;
-  buf[off + 5] = lo & 0xff;
+  put16(buf, off, hi);
+  put32(buf, off + 2, lo);
 }
 
 /** isGroupMac tells whether a key is a group (multicast or broadcast) address: the I/G bit is set. */
@@ -101,7 +106,7 @@ export interface EthernetHeader {
 /** parseEthernet reads the header of `frame`, or returns undefined if it is shorter than one. */
 export function parseEthernet(frame: Uint8Array): EthernetHeader | undefined {
   if (frame.length < ETH.HEADER_LEN) return undefined;
-  return { dst: macAt(frame, ETH.DST), src: macAt(frame, ETH.SRC), etherType: (frame[ETH.TYPE]! << 8) | frame[ETH.TYPE + 1]! };
+  return { dst: macAt(frame, ETH.DST), src: macAt(frame, ETH.SRC), etherType: u16(frame, ETH.TYPE) };
 }
 
 /** emitEthernet builds a frame from a header and a payload. */
@@ -109,13 +114,29 @@ export function emitEthernet(h: EthernetHeader, payload: Uint8Array): Uint8Array
   const out = new Uint8Array(ETH.HEADER_LEN + payload.length);
   writeMac(h.dst, out, ETH.DST);
   writeMac(h.src, out, ETH.SRC);
-  out[ETH.TYPE] = h.etherType >>> 8;
-  out[ETH.TYPE + 1] = h.etherType & 0xff;
+  put16(out, ETH.TYPE, h.etherType);
   out.set(payload, ETH.HEADER_LEN);
   return out;
 }
 
 /** etherTypeAt reads the EtherType of the frame that starts at `off`. */
 export function etherTypeAt(buf: Uint8Array, off: number): number {
-  return (buf[off + ETH.TYPE]! << 8) | buf[off + ETH.TYPE + 1]!;
+  return u16(buf, off + ETH.TYPE);
+}
+
+/**
+ * vlanTagLenAt returns VLAN_TAG_LEN (4) when the frame that starts at `off` carries a VLAN tag (its
+ * EtherType field, buf[off + 12..14), holds 0x8100 or 0x88a8), else 0. It looks at the outer tag only; the
+ * caller has checked that the 14-byte header is there.
+ */
+export function vlanTagLenAt(buf: Uint8Array, off: number): number {
+  return isVlanTpid(etherTypeAt(buf, off)) ? VLAN_TAG_LEN : 0;
+}
+
+/**
+ * l3OffsetAt returns where the network header of the frame at `off` starts, counted from `off`: 14, or 18
+ * behind one VLAN tag. A second (inner) tag is not stepped over: the bytes at 18 are then that tag.
+ */
+export function l3OffsetAt(buf: Uint8Array, off: number): number {
+  return ETH.HEADER_LEN + vlanTagLenAt(buf, off);
 }

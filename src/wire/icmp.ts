@@ -3,6 +3,7 @@
 // precedence 6) and the echo reply. Builders return complete IPv4 packets with both checksums computed.
 // Not supported: redirects, timestamps, address masks, and copying IP options into replies (RFC 1122
 // 3.2.2.6 asks that Record Route and Timestamp be carried over; tapwire replies without options).
+import { put16, put32 } from './bytes.js';
 import { internetChecksum } from './checksum.js';
 import {
   IP_PROTO,
@@ -110,14 +111,10 @@ export function icmp4Error(type: number, code: number, rest: number, offending: 
   const i = IPV4.MIN_HEADER;
   out[i + ICMP4_HDR.TYPE] = type;
   out[i + ICMP4_HDR.CODE] = code;
-  out[i + ICMP4_HDR.REST] = rest >>> 24;
-  out[i + ICMP4_HDR.REST + 1] = (rest >>> 16) & 0xff;
-  out[i + ICMP4_HDR.REST + 2] = (rest >>> 8) & 0xff;
-  out[i + ICMP4_HDR.REST + 3] = rest & 0xff;
+  put32(out, i + ICMP4_HDR.REST, rest);
   out.set(offending.subarray(0, quote), i + ICMP4_HDR.HEADER_LEN);
   const csum = internetChecksum(out, i, icmpLen);
-  out[i + ICMP4_HDR.CSUM] = csum >>> 8;
-  out[i + ICMP4_HDR.CSUM + 1] = csum & 0xff;
+  put16(out, i + ICMP4_HDR.CSUM, csum);
   return out;
 }
 
@@ -145,7 +142,6 @@ export function echoReply4(request: Uint8Array, src: number, ttl = 64): Uint8Arr
   out[i + ICMP4_HDR.CSUM] = 0;
   out[i + ICMP4_HDR.CSUM + 1] = 0;
   const csum = internetChecksum(out, i, icmpLen);
-  out[i + ICMP4_HDR.CSUM] = csum >>> 8;
-  out[i + ICMP4_HDR.CSUM + 1] = csum & 0xff;
+  put16(out, i + ICMP4_HDR.CSUM, csum);
   return out;
 }

@@ -5,6 +5,7 @@
 // builders return complete IPv6 packets. Link-layer addresses are Ethernet MACs as 48-bit numbers.
 // Not supported: Redirect (parsed as null, never sent), NDP messages behind extension headers, options
 // other than source/target link-layer address, prefix information and MTU (ignored, as RFC 4861 asks).
+import { put16, put32, u16, u32 } from './bytes.js';
 import { foldChecksum, pseudoHeaderSum6, sum16 } from './checksum.js';
 import { macAt, writeMac } from './ethernet.js';
 import { IP_PROTO } from './ipv4.js';
@@ -114,7 +115,7 @@ export function isIcmp6Error(buf: Uint8Array, ipOff: number, len: number): boole
         break;
       case IP_PROTO.IPV6_FRAG:
         if (p + 8 > end) return false;
-        if ((((buf[p + 2]! << 8) | buf[p + 3]!) & 0xfff8) !== 0) return false;
+        if ((u16(buf, p + 2) & 0xfff8) !== 0) return false;
         next = buf[p]!;
         p += 8;
         break;
@@ -284,7 +285,7 @@ export function parseNdp(buf: Uint8Array, ipOff: number, len: number): Ndp | nul
         curHopLimit: buf[i + 4]!,
         managed: (buf[i + 5]! & RA_FLAG.MANAGED) !== 0,
         other: (buf[i + 5]! & RA_FLAG.OTHER) !== 0,
-        routerLifetime: (buf[i + 6]! << 8) | buf[i + 7]!,
+        routerLifetime: u16(buf, i + 6),
         reachableTime: u32(buf, i + 8),
         retransTimer: u32(buf, i + 12),
         sourceMac: opts.sourceMac,
@@ -409,8 +410,7 @@ export function emitRa(src: Uint8Array, dst: Uint8Array, ra: RaFields): Uint8Arr
   body[0] = ICMP6.RA;
   body[4] = ra.curHopLimit & 0xff;
   body[5] = (ra.managed ? RA_FLAG.MANAGED : 0) | (ra.other ? RA_FLAG.OTHER : 0);
-  body[6] = (ra.routerLifetime >>> 8) & 0xff;
-  body[7] = ra.routerLifetime & 0xff;
+  put16(body, 6, ra.routerLifetime);
   put32(body, 8, ra.reachableTime);
   put32(body, 12, ra.retransTimer);
   let p = 16;
@@ -473,8 +473,7 @@ function setChecksum6(pkt: Uint8Array): void {
   pkt[i + ICMP6_HDR.CSUM] = 0;
   pkt[i + ICMP6_HDR.CSUM + 1] = 0;
   const csum = foldChecksum(sum16(pkt, i, len, pseudoHeaderSum6(pkt, IPV6.SRC, IPV6.DST, IP_PROTO.ICMPV6, len)));
-  pkt[i + ICMP6_HDR.CSUM] = csum >>> 8;
-  pkt[i + ICMP6_HDR.CSUM + 1] = csum & 0xff;
+  put16(pkt, i + ICMP6_HDR.CSUM, csum);
 }
 
 function maskPrefix(prefix: Uint8Array, length: number): void {
@@ -483,15 +482,4 @@ function maskPrefix(prefix: Uint8Array, length: number): void {
     if (keep <= 0) prefix[b] = 0;
     else if (keep < 8) prefix[b] = prefix[b]! & (0xff << (8 - keep));
   }
-}
-
-function u32(buf: Uint8Array, off: number): number {
-  return ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
-}
-
-function put32(buf: Uint8Array, off: number, v: number): void {
-  buf[off] = (v >>> 24) & 0xff;
-  buf[off + 1] = (v >>> 16) & 0xff;
-  buf[off + 2] = (v >>> 8) & 0xff;
-  buf[off + 3] = v & 0xff;
 }

@@ -3,6 +3,7 @@
 // update, the martian-address predicates, building and fragmenting. An address is a uint32 number
 // ((a<<24|b<<16|c<<8|d)>>>0). The check, the accessors and decrementTtl4 never allocate; emitIpv4 and
 // fragmentIpv4 return new arrays. Options are kept and copied as RFC 791 says, never interpreted.
+import { put16, put32, u16, u32 } from './bytes.js';
 import { foldChecksum, internetChecksum, sum16, updateChecksum16 } from './checksum.js';
 
 /** IPV4 holds the IPv4 header field offsets and the size of a header without options. */
@@ -52,7 +53,7 @@ export function ipv4Check(buf: Uint8Array, off: number, len: number): Ipv4Fault 
   if (verIhl >>> 4 !== 4) return 'ip_version';
   const hl = (verIhl & 0x0f) * 4;
   if (hl < IPV4.MIN_HEADER) return 'ip_header_len';
-  const total = (buf[off + IPV4.TOTAL_LEN]! << 8) | buf[off + IPV4.TOTAL_LEN + 1]!;
+  const total = u16(buf, off + IPV4.TOTAL_LEN);
   if (total < hl || total > len) return 'ip_total_len';
   if (foldChecksum(sum16(buf, off, hl)) !== 0) return 'ip_checksum';
   return null;
@@ -75,7 +76,7 @@ export function ipv4HeaderLen(buf: Uint8Array, off: number): number {
 
 /** ipv4TotalLen reads the total length in bytes, header included. */
 export function ipv4TotalLen(buf: Uint8Array, off: number): number {
-  return (buf[off + IPV4.TOTAL_LEN]! << 8) | buf[off + IPV4.TOTAL_LEN + 1]!;
+  return u16(buf, off + IPV4.TOTAL_LEN);
 }
 
 /** ipv4Tos reads the type-of-service byte (DSCP and ECN). */
@@ -85,7 +86,7 @@ export function ipv4Tos(buf: Uint8Array, off: number): number {
 
 /** ipv4Id reads the identification field. */
 export function ipv4Id(buf: Uint8Array, off: number): number {
-  return (buf[off + IPV4.ID]! << 8) | buf[off + IPV4.ID + 1]!;
+  return u16(buf, off + IPV4.ID);
 }
 
 /** ipv4Ttl reads the time to live. */
@@ -110,7 +111,7 @@ export function ipv4MoreFragments(buf: Uint8Array, off: number): boolean {
 
 /** ipv4FragOffset reads the fragment offset in bytes (the field counts 8-byte units). */
 export function ipv4FragOffset(buf: Uint8Array, off: number): number {
-  return (((buf[off + IPV4.FLAGS_FRAG]! << 8) | buf[off + IPV4.FLAGS_FRAG + 1]!) & FRAG_OFFSET_MASK) * 8;
+  return (u16(buf, off + IPV4.FLAGS_FRAG) & FRAG_OFFSET_MASK) * 8;
 }
 
 /**
@@ -119,12 +120,12 @@ export function ipv4FragOffset(buf: Uint8Array, off: number): number {
  * 4.3.2.7 forbids ICMP errors about any packet for which this is false.
  */
 export function isIpv4FirstFragment(buf: Uint8Array, off: number): boolean {
-  return (((buf[off + IPV4.FLAGS_FRAG]! << 8) | buf[off + IPV4.FLAGS_FRAG + 1]!) & FRAG_OFFSET_MASK) === 0;
+  return (u16(buf, off + IPV4.FLAGS_FRAG) & FRAG_OFFSET_MASK) === 0;
 }
 
 /** isIpv4Fragment tells whether the packet is a piece of a larger datagram (MF set or a non-zero offset). */
 export function isIpv4Fragment(buf: Uint8Array, off: number): boolean {
-  return (((buf[off + IPV4.FLAGS_FRAG]! << 8) | buf[off + IPV4.FLAGS_FRAG + 1]!) & (FRAG_OFFSET_MASK | (FLAG_MF << 8))) !== 0;
+  return (u16(buf, off + IPV4.FLAGS_FRAG) & (FRAG_OFFSET_MASK | (FLAG_MF << 8))) !== 0;
 }
 
 /**
@@ -137,11 +138,10 @@ export function decrementTtl4(buf: Uint8Array, off: number): number {
   const ttl = buf[off + IPV4.TTL]!;
   if (ttl === 0) return 0;
   const proto = buf[off + IPV4.PROTO]!;
-  const oldCsum = (buf[off + IPV4.CSUM]! << 8) | buf[off + IPV4.CSUM + 1]!;
+  const oldCsum = u16(buf, off + IPV4.CSUM);
   const csum = updateChecksum16(oldCsum, (ttl << 8) | proto, ((ttl - 1) << 8) | proto);
   buf[off + IPV4.TTL] = ttl - 1;
-  buf[off + IPV4.CSUM] = csum >>> 8;
-  buf[off + IPV4.CSUM + 1] = csum & 0xff;
+  put16(buf, off + IPV4.CSUM, csum);
   return ttl - 1;
 }
 
@@ -329,20 +329,4 @@ function copiedOptions(packet: Uint8Array, hl: number): Uint8Array {
     p += olen;
   }
   return Uint8Array.from(keep);
-}
-
-function u32(buf: Uint8Array, off: number): number {
-  return ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
-}
-
-function put16(buf: Uint8Array, off: number, v: number): void {
-  buf[off] = (v >>> 8) & 0xff;
-  buf[off + 1] = v & 0xff;
-}
-
-function put32(buf: Uint8Array, off: number, v: number): void {
-  buf[off] = v >>> 24;
-  buf[off + 1] = (v >>> 16) & 0xff;
-  buf[off + 2] = (v >>> 8) & 0xff;
-  buf[off + 3] = v & 0xff;
 }

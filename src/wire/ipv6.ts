@@ -3,6 +3,7 @@
 // multicast mappings NDP needs, and building. An address is 16 bytes: a Uint8Array of its own, or a
 // position (buf, off) inside a packet. The check, accessors and predicates never allocate.
 // Not supported: jumbograms (RFC 2675); extension headers are left to the callers that need them.
+import { put16, u16, u32 } from './bytes.js';
 import { parseIpv4 } from './ipv4.js';
 import { writeMac } from './ethernet.js';
 
@@ -46,7 +47,7 @@ export function ipv6Check(buf: Uint8Array, off: number, len: number): Ipv6Fault 
 
 /** ipv6PayloadLen reads the payload length: the bytes after the fixed header, extension headers included. */
 export function ipv6PayloadLen(buf: Uint8Array, off: number): number {
-  return (buf[off + IPV6.PAYLOAD_LEN]! << 8) | buf[off + IPV6.PAYLOAD_LEN + 1]!;
+  return u16(buf, off + IPV6.PAYLOAD_LEN);
 }
 
 /** ipv6NextHeader reads the next header (IP_PROTO numbering). */
@@ -204,7 +205,7 @@ function groups(part: string, v4Last: boolean, bad: () => RangeError): number[] 
 export function formatIpv6(buf: Uint8Array, off = 0): string {
   if (isIpv4Mapped6(buf, off)) return `::ffff:${buf[off + 12]}.${buf[off + 13]}.${buf[off + 14]}.${buf[off + 15]}`;
   const w: number[] = [];
-  for (let i = 0; i < 8; i++) w.push((buf[off + i * 2]! << 8) | buf[off + i * 2 + 1]!);
+  for (let i = 0; i < 8; i++) w.push(u16(buf, off + i * 2));
   let bestAt = -1;
   let bestLen = 1; // a single zero group is not compressed (RFC 5952 4.2.2)
   for (let i = 0; i < 8; ) {
@@ -243,8 +244,7 @@ export function isSolicitedNode6(buf: Uint8Array, off: number): boolean {
 
 /** multicastMac6 returns the Ethernet group address of an IPv6 multicast address: 33:33 and its last 4 bytes (RFC 2464 7). */
 export function multicastMac6(addr: Uint8Array, off = 0): number {
-  const low = ((addr[off + 12]! << 24) | (addr[off + 13]! << 16) | (addr[off + 14]! << 8) | addr[off + 15]!) >>> 0;
-  return 0x3333 * 0x1_0000_0000 + low;
+  return 0x3333 * 0x1_0000_0000 + u32(addr, off + 12);
 }
 
 /**
@@ -297,9 +297,4 @@ export function emitIpv6(h: Ipv6Fields, payload: Uint8Array): Uint8Array {
   writeIpv6Header(out, 0, h, payload.length);
   out.set(payload, IPV6.HEADER_LEN);
   return out;
-}
-
-function put16(buf: Uint8Array, off: number, v: number): void {
-  buf[off] = (v >>> 8) & 0xff;
-  buf[off + 1] = v & 0xff;
 }

@@ -27,6 +27,7 @@
 // only per-segment allocations are two subarray views (the payload copy and the emitted frame). Checksums
 // are recomputed from scratch over each segment rather than patched from the GSO frame's field, so a
 // sender's odd pseudo-header sum (full length, zero length, or none) cannot leak into the output.
+import { put16, put32, u16, u16le, u32 } from './bytes.js';
 import { foldChecksum, internetChecksum, pseudoHeaderSum4, pseudoHeaderSum6, sum16 } from './checksum.js';
 import { ETH, ETHERTYPE, VLAN_TAG_LEN } from './ethernet.js';
 import { IPV4, IP_PROTO } from './ipv4.js';
@@ -102,8 +103,8 @@ export function segmentFrame(buf: Uint8Array, off: number, len: number, scratch:
   const frameLen = len - VNET_HDR_LEN;
   const needsCsum = (buf[off + VNET.FLAGS]! & VNET_FLAG.NEEDS_CSUM) !== 0;
   const type = buf[off + VNET.GSO_TYPE]! & ~GSO.ECN;
-  const csumStart = le16(buf, off + VNET.CSUM_START);
-  const csumOffset = le16(buf, off + VNET.CSUM_OFFSET);
+  const csumStart = u16le(buf, off + VNET.CSUM_START);
+  const csumOffset = u16le(buf, off + VNET.CSUM_OFFSET);
 
   if (type === GSO.NONE) {
     if (!needsCsum) {
@@ -114,20 +115,19 @@ export function segmentFrame(buf: Uint8Array, off: number, len: number, scratch:
     scratch.set(buf.subarray(f, f + frameLen), 0);
     const at = csumStart + csumOffset;
     const c = foldChecksum(sum16(scratch, csumStart, frameLen - csumStart)) || 0xffff;
-    scratch[at] = c >>> 8;
-    scratch[at + 1] = c & 0xff;
+    put16(scratch, at, c);
     emit(scratch.subarray(0, frameLen));
     return null;
   }
 
   // The header on its own.
   if (type !== GSO.TCPV4 && type !== GSO.TCPV6 && type !== GSO.UDP_L4 && type !== GSO.UDP) return 'bad_vnet_hdr';
-  const gsoSize = le16(buf, off + VNET.GSO_SIZE);
+  const gsoSize = u16le(buf, off + VNET.GSO_SIZE);
   if (gsoSize === 0) return 'bad_vnet_hdr';
   if (needsCsum && csumStart + csumOffset + 2 > frameLen) return 'bad_vnet_hdr';
   // hdr_len is a hint (Linux senders put skb_headlen there, which may reach into the payload); like
   // tun_get_user, only check that it lies inside the frame, and take the real length from the packet.
-  if (le16(buf, off + VNET.HDR_LEN) > frameLen) return 'bad_vnet_hdr';
+  if (u16le(buf, off + VNET.HDR_LEN) > frameLen) return 'bad_vnet_hdr';
   if (frameLen > MAX_FRAME_LEN) return 'bad_vnet_hdr';
   if (type === GSO.UDP) return 'unsupported_gso';
 
@@ -135,11 +135,11 @@ export function segmentFrame(buf: Uint8Array, off: number, len: number, scratch:
   const tcp = type !== GSO.UDP_L4;
   const proto = tcp ? IP_PROTO.TCP : IP_PROTO.UDP;
   let l3 = ETH.HEADER_LEN;
-  let etherType = be16(buf, f + ETH.TYPE);
+  let etherType = u16(buf, f + ETH.TYPE);
   if (etherType === ETHERTYPE.VLAN) {
     if (frameLen < ETH.HEADER_LEN + VLAN_TAG_LEN) return 'bad_gso';
     l3 += VLAN_TAG_LEN;
-    etherType = be16(buf, f + ETH.TYPE + VLAN_TAG_LEN);
+    etherType = u16(buf, f + ETH.TYPE + VLAN_TAG_LEN);
   }
   const v4 = etherType === ETHERTYPE.IPV4;
   let l4: number;
@@ -148,14 +148,14 @@ export function segmentFrame(buf: Uint8Array, off: number, len: number, scratch:
     const ip = f + l3;
     const hl = (buf[ip]! & 0x0f) * 4;
     if (buf[ip]! >>> 4 !== 4 || hl < IPV4.MIN_HEADER || l3 + hl > frameLen) return 'bad_gso';
-    if (be16(buf, ip + IPV4.TOTAL_LEN) !== frameLen - l3) return 'bad_gso';
-    if ((be16(buf, ip + IPV4.FLAGS_FRAG) & IPV4_MF_OFFSET) !== 0) return 'bad_gso';
+    if (u16(buf, ip + IPV4.TOTAL_LEN) !== frameLen - l3) return 'bad_gso';
+    if ((u16(buf, ip + IPV4.FLAGS_FRAG) & IPV4_MF_OFFSET) !== 0) return 'bad_gso';
     if (buf[ip + IPV4.PROTO] !== proto) return 'bad_gso';
     l4 = l3 + hl;
   } else if (etherType === ETHERTYPE.IPV6) {
     if (type === GSO.TCPV4 || frameLen < l3 + IPV6.HEADER_LEN) return 'bad_gso';
     const ip = f + l3;
-    if (buf[ip]! >>> 4 !== 6 || be16(buf, ip + IPV6.PAYLOAD_LEN) !== frameLen - l3 - IPV6.HEADER_LEN) return 'bad_gso';
+    if (buf[ip]! >>> 4 !== 6 || u16(buf, ip + IPV6.PAYLOAD_LEN) !== frameLen - l3 - IPV6.HEADER_LEN) return 'bad_gso';
     const at = ipv6TransportOffset(buf, f, l3, frameLen, proto);
     if (typeof at === 'string') return at;
     l4 = at;
@@ -171,7 +171,7 @@ export function segmentFrame(buf: Uint8Array, off: number, len: number, scratch:
     if (thl < TCP.MIN_HEADER || l4 + thl > frameLen) return 'bad_gso';
     hdrEnd = l4 + thl;
   } else {
-    if (l4 + UDP.HEADER_LEN > frameLen || be16(buf, f + l4 + UDP.LEN) !== frameLen - l4) return 'bad_gso';
+    if (l4 + UDP.HEADER_LEN > frameLen || u16(buf, f + l4 + UDP.LEN) !== frameLen - l4) return 'bad_gso';
     hdrEnd = l4 + UDP.HEADER_LEN;
   }
   if (needsCsum && (csumStart !== l4 || csumOffset !== (tcp ? TCP.CSUM : UDP.CSUM))) return 'bad_gso';
@@ -182,10 +182,10 @@ export function segmentFrame(buf: Uint8Array, off: number, len: number, scratch:
 
   // Every check passed: cut. Segment i goes at `o` in scratch; its header is copied from the frame.
   const ipHl = l4 - l3;
-  const ipId = v4 ? be16(buf, f + l3 + IPV4.ID) : 0;
-  const src4 = v4 ? be32(buf, f + l3 + IPV4.SRC) : 0;
-  const dst4 = v4 ? be32(buf, f + l3 + IPV4.DST) : 0;
-  const seq = tcp ? be32(buf, f + l4 + TCP.SEQ) : 0;
+  const ipId = v4 ? u16(buf, f + l3 + IPV4.ID) : 0;
+  const src4 = v4 ? u32(buf, f + l3 + IPV4.SRC) : 0;
+  const dst4 = v4 ? u32(buf, f + l3 + IPV4.DST) : 0;
+  const seq = tcp ? u32(buf, f + l4 + TCP.SEQ) : 0;
   const tcpFlags = tcp ? buf[f + l4 + TCP.FLAGS]! : 0;
   const csumAt = tcp ? TCP.CSUM : UDP.CSUM;
   let o = 0;
@@ -249,30 +249,4 @@ function ipv6TransportOffset(buf: Uint8Array, f: number, l3: number, frameLen: n
     if (nh === IP_PROTO.IPV6_ROUTE || nh === IP_PROTO.IPV6_FRAG || nh === IP_PROTO.AH || nh === IP_PROTO.ESP) return 'unsupported_gso';
     return 'bad_gso';
   }
-}
-
-function le16(buf: Uint8Array, off: number): number {
-  return buf[off]! | (buf[off + 1]! << 8);
-}
-
-function be16(buf: Uint8Array, off: number): number {
-  return (buf[off]! << 8) | buf[off + 1]!;
-}
-
-function be32(buf: Uint8Array, off: number): number {
-  return ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
-}
-
-function put16(buf: Uint8Array, off: number, v: number): void {
-  buf[off] = (v >>> 8) & 0xff;
-  buf[off + 1] = v & 0xff;
-}
-
-/** put32 stores `v` modulo 2^32 (a sequence number may be advanced past the wrap). */
-function put32(buf: Uint8Array, off: number, v: number): void {
-  const u = v >>> 0;
-  buf[off] = u >>> 24;
-  buf[off + 1] = (u >>> 16) & 0xff;
-  buf[off + 2] = (u >>> 8) & 0xff;
-  buf[off + 3] = u & 0xff;
 }

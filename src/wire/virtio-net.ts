@@ -2,6 +2,7 @@
 // of a TUN/TAP opened with IFF_VNET_HDR, and expects in front of every frame written to it. tapwire uses
 // one size everywhere (TUNSETVNETHDRSZ 12), so a received header can be passed on untouched. Fields are
 // little-endian (the host order on the machines tapwire runs on; the kernel's legacy default).
+import { put16le, u16le } from './bytes.js';
 
 /** VNET_HDR_LEN is the header size used on every device. */
 export const VNET_HDR_LEN = 12;
@@ -26,25 +27,16 @@ export interface VnetHeader {
   numBuffers: number;
 }
 
-function u16(buf: Uint8Array, off: number): number {
-  return buf[off]! | (buf[off + 1]! << 8);
-}
-
-function put16(buf: Uint8Array, off: number, v: number): void {
-  buf[off] = v & 0xff;
-  buf[off + 1] = v >>> 8;
-}
-
 /** parseVnetHeader reads the header at `off`; the caller has checked that 12 bytes are there. */
 export function parseVnetHeader(buf: Uint8Array, off = 0): VnetHeader {
   return {
     flags: buf[off + VNET.FLAGS]!,
     gsoType: buf[off + VNET.GSO_TYPE]!,
-    hdrLen: u16(buf, off + VNET.HDR_LEN),
-    gsoSize: u16(buf, off + VNET.GSO_SIZE),
-    csumStart: u16(buf, off + VNET.CSUM_START),
-    csumOffset: u16(buf, off + VNET.CSUM_OFFSET),
-    numBuffers: u16(buf, off + VNET.NUM_BUFFERS),
+    hdrLen: u16le(buf, off + VNET.HDR_LEN),
+    gsoSize: u16le(buf, off + VNET.GSO_SIZE),
+    csumStart: u16le(buf, off + VNET.CSUM_START),
+    csumOffset: u16le(buf, off + VNET.CSUM_OFFSET),
+    numBuffers: u16le(buf, off + VNET.NUM_BUFFERS),
   };
 }
 
@@ -52,11 +44,11 @@ export function parseVnetHeader(buf: Uint8Array, off = 0): VnetHeader {
 export function emitVnetHeader(h: VnetHeader, buf: Uint8Array, off = 0): void {
   buf[off + VNET.FLAGS] = h.flags;
   buf[off + VNET.GSO_TYPE] = h.gsoType;
-  put16(buf, off + VNET.HDR_LEN, h.hdrLen);
-  put16(buf, off + VNET.GSO_SIZE, h.gsoSize);
-  put16(buf, off + VNET.CSUM_START, h.csumStart);
-  put16(buf, off + VNET.CSUM_OFFSET, h.csumOffset);
-  put16(buf, off + VNET.NUM_BUFFERS, h.numBuffers);
+  put16le(buf, off + VNET.HDR_LEN, h.hdrLen);
+  put16le(buf, off + VNET.GSO_SIZE, h.gsoSize);
+  put16le(buf, off + VNET.CSUM_START, h.csumStart);
+  put16le(buf, off + VNET.CSUM_OFFSET, h.csumOffset);
+  put16le(buf, off + VNET.NUM_BUFFERS, h.numBuffers);
 }
 
 /** isGsoAt tells whether the header at `off` describes a GSO frame (one that will be segmented later). */
@@ -66,7 +58,7 @@ export function isGsoAt(buf: Uint8Array, off: number): boolean {
 
 /** gsoSizeAt reads gso_size of the header at `off`. */
 export function gsoSizeAt(buf: Uint8Array, off: number): number {
-  return u16(buf, off + VNET.GSO_SIZE);
+  return u16le(buf, off + VNET.GSO_SIZE);
 }
 
 /**
@@ -78,10 +70,10 @@ export function vnetHeaderValid(buf: Uint8Array, off: number, frameLen: number):
   const type = buf[off + VNET.GSO_TYPE]! & ~GSO.ECN;
   if (type !== GSO.NONE) {
     if (type !== GSO.TCPV4 && type !== GSO.TCPV6 && type !== GSO.UDP && type !== GSO.UDP_L4) return false;
-    if (u16(buf, off + VNET.GSO_SIZE) === 0) return false;
+    if (u16le(buf, off + VNET.GSO_SIZE) === 0) return false;
   }
   if ((buf[off + VNET.FLAGS]! & VNET_FLAG.NEEDS_CSUM) !== 0) {
-    if (u16(buf, off + VNET.CSUM_START) + u16(buf, off + VNET.CSUM_OFFSET) + 2 > frameLen) return false;
+    if (u16le(buf, off + VNET.CSUM_START) + u16le(buf, off + VNET.CSUM_OFFSET) + 2 > frameLen) return false;
   }
   return true;
 }
@@ -95,7 +87,7 @@ export function vnetHeaderValid(buf: Uint8Array, off: number, frameLen: number):
 export function gsoSegmentLength(buf: Uint8Array, off: number, frameLen: number, l3Start: number): number {
   const gsoSize = gsoSizeAt(buf, off);
   if ((buf[off + VNET.FLAGS]! & VNET_FLAG.NEEDS_CSUM) === 0) return gsoSize;
-  const l4 = u16(buf, off + VNET.CSUM_START);
+  const l4 = u16le(buf, off + VNET.CSUM_START);
   const type = buf[off + VNET.GSO_TYPE]! & ~GSO.ECN;
   const frame = off + VNET_HDR_LEN;
   let l4Header = 8;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TwError } from '../../src/errors.js';
 import { CounterBlock } from '../../src/dataplane/counters.js';
-import { DataPlane } from '../../src/dataplane/dataplane.js';
+import { DataPlane, HOUSEKEEPING_MS } from '../../src/dataplane/dataplane.js';
 import { FakeIo, FakePorts } from '../../src/ports/fake-port.js';
 import { BROADCAST, emitEthernet } from '../../src/wire/ethernet.js';
 import { GSO, VNET_FLAG, VNET_HDR_LEN, emitVnetHeader } from '../../src/wire/virtio-net.js';
@@ -137,6 +137,38 @@ test('dataplane: a frame that makes the forwarder throw is dropped as internal_e
   assert.equal(faults[0]!.fields!.port, 'b', 'the first fault, from b, is the one logged');
 });
 
+test('dataplane: one timer wheel drives RAs, FDB aging and port state; the owner is woken for its earliest deadline', () => {
+  const counters = new CounterBlock();
+  const taps = new FakePorts();
+  let io!: FakeIo;
+  let now = 0;
+  const wakes: number[] = [];
+  const plane = new DataPlane({ counters, io: (onBatch) => (io = new FakeIo(onBatch, 8, 2048, 64)), devices: taps, clock: () => now, wake: (at) => wakes.push(at) });
+  plane.armWake();
+  assert.deepEqual(wakes, [HOUSEKEEPING_MS], 'the first wake-up is the housekeeping second');
+  plane.addBridge({ name: 'br0', agingSeconds: 10, fdbMax: 8192 });
+  const a = plane.addPort('br0', tap('a'));
+  plane.addPort('br0', tap('b'));
+  plane.addRouterInterface({ name: 'r0', bridge: 'br0', addresses: [parseCidr('fd09::fe/64')], mac: '02:00:00:00:00:fe', routerAdvertisements: true });
+  plane.armWake();
+  assert.equal(wakes.at(-1), 0, 'the first RA is due at once: the owner is asked to wake now');
+  io.take(taps.fdOf('a'));
+  plane.runTimers();
+  const ra = io.take(taps.fdOf('a'));
+  assert.equal(ra.length, 1, 'the RA went out through the bridge when the timers ran');
+  assert.equal(ra[0]![VNET_HDR_LEN + 14 + 40], 134, 'ICMPv6 type 134, a Router Advertisement');
+  assert.ok(wakes.at(-1)! > 0 && wakes.at(-1)! <= HOUSEKEEPING_MS, `then the next deadline (${wakes.at(-1)})`);
+  io.deliver(a.index, [withVnet(eth(BROADCAST, H1))]);
+  assert.equal(plane.fdbList('br0').filter((r) => !r.static).length, 1);
+  for (let t = 1; t <= 11; t++) {
+    now = t * HOUSEKEEPING_MS;
+    plane.runTimers();
+  }
+  assert.equal(plane.fdbList('br0').filter((r) => !r.static).length, 0, 'H1 aged out after 10 s, by the housekeeping timer');
+  assert.equal(counters.readBridge(plane.listBridges()[0]!.slot).fdbExpired, 1);
+  assert.ok(io.take(taps.fdOf('b')).length >= 3, 'the initial RAs (every 4 s) kept coming');
+});
+
 test('dataplane: failed commands change nothing', () => {
   const { plane, taps, io } = setup();
   const before = { bridges: plane.listBridges(), ports: plane.listPorts(), fds: [...taps.open.keys()], polled: [...io.polled] };
@@ -168,7 +200,7 @@ test('dataplane: static FDB entries, flush, aging by tick, removal closes device
     ],
   );
   tick(301_000);
-  plane.tick();
+  plane.runTimers();
   assert.deepEqual(plane.fdbList('br0').map((r) => r.mac), ['02:00:00:00:00:02']);
   const bc = counters.readBridge(plane.listBridges()[0]!.slot);
   assert.equal(bc.fdbExpired, 1);
@@ -186,7 +218,7 @@ test('dataplane: static FDB entries, flush, aging by tick, removal closes device
 });
 
 test('dataplane: a vm port follows its TAP carrier, gets no floods while down, and keeps its TAP at shutdown', () => {
-  const { plane, io, taps, counters, a, b } = setup();
+  const { plane, io, taps, counters, a, b, tick } = setup();
   const vm = plane.addPort('br0', { name: 'vm1', kind: 'vm', owner: 'alice', uid: 1000, mac: '52:54:00:00:00:01' });
   assert.equal(vm.state, 'down', 'no emulator holds the TAP yet');
   assert.equal(vm.uid, 1000);
@@ -196,7 +228,8 @@ test('dataplane: a vm port follows its TAP carrier, gets no floods while down, a
   assert.equal(io.take(taps.fdOf('b')).length, 1);
 
   taps.vmTaps.get('vm1')!.carrier = true; // the emulator attaches
-  plane.tick();
+  tick(HOUSEKEEPING_MS);
+  plane.runTimers();
   assert.equal(plane.listPorts('br0').find((p) => p.name === 'vm1')!.state, 'up');
   io.deliver(a.index, [withVnet(eth(BROADCAST, H1))]);
   assert.equal(io.take(taps.fdOf('vm1')).length, 1, 'flooded once the emulator is there');
@@ -205,7 +238,8 @@ test('dataplane: a vm port follows its TAP carrier, gets no floods while down, a
   assert.equal(counters.readPort(vm.index).rxFrames, 1);
 
   taps.vmTaps.get('vm1')!.carrier = false; // the emulator stops
-  plane.tick();
+  tick(HOUSEKEEPING_MS);
+  plane.runTimers();
   assert.equal(plane.listPorts('br0').find((p) => p.name === 'vm1')!.state, 'down');
 
   plane.close();

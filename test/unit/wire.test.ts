@@ -7,11 +7,14 @@ import {
   isGroupMac,
   isGroupMacAt,
   isReservedGroupAt,
+  isVlanTpid,
   isZeroMacAt,
+  l3OffsetAt,
   macAt,
   macBytes,
   parseEthernet,
   parseMac,
+  vlanTagLenAt,
 } from '../../src/wire/ethernet.js';
 import { GSO, VNET_FLAG, emitVnetHeader, gsoSegmentLength, gsoSizeAt, isGsoAt, parseVnetHeader, vnetHeaderValid } from '../../src/wire/virtio-net.js';
 import { parseCidr } from '../../src/wire/cidr.js';
@@ -29,6 +32,28 @@ test('ethernet: takes a literal ARP frame apart and builds it again byte for byt
   const rebuilt = emitEthernet(h!, ARP_REQUEST.subarray(14));
   assert.deepEqual(rebuilt, ARP_REQUEST);
   assert.equal(parseEthernet(ARP_REQUEST.subarray(0, 13)), undefined);
+});
+
+test('ethernet: VLAN tags are recognised by their TPID, 802.1Q and 802.1ad alike', () => {
+  // An echo request tagged with VID 10 (802.1Q), as tcpdump -xx -e shows it, at an offset in a batch buffer.
+  const tagged = hex(`
+    eeee eeee
+    0200 0000 0002 0200 0000 0001 8100 000a 0800
+    4500 0054 0000 4000 4001 0000 0a00 0001 0a00 0002`);
+  assert.equal(vlanTagLenAt(tagged, 4), 4);
+  assert.equal(l3OffsetAt(tagged, 4), 18);
+  assert.equal(tagged[4 + l3OffsetAt(tagged, 4)], 0x45, 'the IPv4 header starts behind the tag');
+  const sTagged = Uint8Array.from(tagged);
+  sTagged[4 + 12] = 0x88;
+  sTagged[4 + 13] = 0xa8;
+  assert.equal(vlanTagLenAt(sTagged, 4), 4, 'an 802.1ad service tag');
+  assert.equal(l3OffsetAt(sTagged, 4), 18);
+  assert.equal(vlanTagLenAt(ARP_REQUEST, 0), 0);
+  assert.equal(l3OffsetAt(ARP_REQUEST, 0), 14);
+  assert.deepEqual(
+    [0x8100, 0x88a8, 0x0800, 0x86dd, 0x0806, 0x9100, 0x8101, 0x81].map(isVlanTpid),
+    [true, true, false, false, false, false, false, false],
+  );
 });
 
 test('ethernet: MAC keys round-trip through text and bytes', () => {
