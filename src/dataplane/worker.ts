@@ -20,8 +20,8 @@ import { Command, Reply, Request } from './protocol.js';
 export interface WorkerInit {
   counters: SharedArrayBuffer;
   /** fake runs the data plane over in-memory devices (tests without root); `netns` are the namespaces
-   * that "exist". */
-  fake?: { netns: string[]; interfaces?: string[] };
+   * that "exist". TEMP: `module` (the fake devices module's URL) is ignored until that module exists. */
+  fake?: { module?: string; netns: string[]; interfaces?: string[] };
 }
 
 if (parentPort === null) throw new Error('dataplane/worker.js must run in a worker thread');
