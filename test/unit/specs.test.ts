@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TwError } from '../../src/errors.js';
-import { bridgeSpec, linkSpec, parseIpAddress, portSpec, prefixContains, prefixOf, routeSpec, routerInterfaceSpec, routerMac, topology, vmMac } from '../../src/daemon/specs.js';
+import { NAME_RE, bridgeSpec, linkSpec, parseIpAddress, portSpec, prefixContains, prefixOf, routeSpec, routerInterfaceSpec, routerMac, topology, vmMac } from '../../src/daemon/specs.js';
+import { PORT_NAME_RE } from '../../src/ports/fd-server.js';
 import { parseCidr } from '../../src/wire/cidr.js';
 
 function rejects(fn: () => unknown, pattern: RegExp): void {
@@ -193,4 +194,9 @@ test('specs: vm ports need an owner or a group, by id or name, and suggest a gue
   rejects(() => portSpec({ name: 'vm1', kind: 'vm', group: 'a b' }), /group must be a group name/);
   rejects(() => portSpec({ name: 'vm1', kind: 'vm', owner: 0, mac: '01:00:00:00:00:01' }), /unicast/);
   rejects(() => portSpec({ name: 'vm1', kind: 'vm', owner: 0, netns: 'x' }), /unknown field "netns"/);
+});
+
+test('specs: the fd server checks port names by the daemon\'s rule', () => {
+  assert.equal(PORT_NAME_RE.source, NAME_RE.source);
+  assert.equal(PORT_NAME_RE.flags, NAME_RE.flags);
 });
