@@ -13,22 +13,9 @@
 // port of that name there). The router's table holds one route per prefix: a static route cannot have the
 // prefix of a connected network, and a connected route is removed only with its interface.
 import { TwError } from '../errors.js';
-import {
-  BridgeInfo,
-  FdbRow,
-  LinkInfo,
-  LinkSpec,
-  NeighborInfo,
-  PortInfo,
-  PortSpec,
-  PortState,
-  RouteInfo,
-  RouteSpec,
-  RouterInterfaceInfo,
-  RouterInterfaceSpec,
-} from '../dataplane/protocol.js';
-import { BridgeCounters, PortCounters } from '../dataplane/counters.js';
-import type { RouterCounters } from '../router/stats.js';
+import { BridgeInfo, FdbRow, LinkInfo, LinkSpec, NeighborInfo, PortInfo, PortSpec, RouteInfo, RouteSpec, RouterInterfaceInfo, RouterInterfaceSpec } from '../dataplane/protocol.js';
+import { PortCounters } from '../dataplane/counters.js';
+import type { BridgeStatus, LinkStatus, PortStatus, RouteStatus, RouterInterfaceStatus, RouterStatus } from './resources.js';
 import { parseCidr } from '../wire/cidr.js';
 import { resolveGroup, resolveUser } from './accounts.js';
 import type { FdGrant, FdRefusal, PeerCred } from '../ports/fd-server.js';
@@ -57,24 +44,6 @@ export interface Logger {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
-}
-
-/** PortStatus is a port with its counters. */
-export type PortStatus = Omit<PortInfo, 'index' | 'offloads'> & { counters: PortCounters };
-/** BridgeStatus is a bridge with its counters. */
-export type BridgeStatus = Omit<BridgeInfo, 'slot'> & { counters: BridgeCounters };
-/** LinkStatus is a link with its counters (those of its TUN device, as a port's). */
-export type LinkStatus = Omit<LinkInfo, 'index'> & { counters: PortCounters };
-/** RouterInterfaceStatus is a router interface with its counters: what the router received and sent on it.
- * `state` is `error` while a saved interface waits to be rebuilt (its link is not built yet). */
-export type RouterInterfaceStatus = Omit<RouterInterfaceInfo, 'index'> & { state: PortState; counters: PortCounters };
-/** RouteStatus is a route of the router's table; `pending` marks a saved static route waiting to be rebuilt. */
-export type RouteStatus = RouteInfo & { pending?: boolean };
-/** RouterStatus is the router's summary: interfaces and routes it has now, and its counters. */
-export interface RouterStatus {
-  interfaces: number;
-  routes: number;
-  counters: RouterCounters;
 }
 
 /** DaemonOptions configure a daemon; without a store nothing is persisted (tests, library use). */
