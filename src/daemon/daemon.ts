@@ -20,7 +20,7 @@ import { parseCidr } from '../wire/cidr.js';
 import { resolveGroup, resolveUser } from './accounts.js';
 import type { FdGrant, FdRefusal, PeerCred } from '../ports/fd-server.js';
 import { closeVmQueue, openVmQueue } from '../ports/vm.js';
-import { DataPlaneClient, WorkerLog } from './dataplane-client.js';
+import { DataPlaneClient, FakeDevices, WorkerLog } from './dataplane-client.js';
 import { SavedBridge, SavedLink, SavedPort, SavedRoute, SavedRouterInterface, SavedState, SavedTapPort, STATE_VERSION, StateStore } from './state-store.js';
 import {
   Topology,
@@ -39,6 +39,8 @@ import {
   routerInterfaceSpec,
 } from './specs.js';
 
+export type { FakeDevices };
+
 /** Logger is the slice of pino the daemon uses. */
 export interface Logger {
   info(obj: object, msg?: string): void;
@@ -51,9 +53,8 @@ export interface DaemonOptions {
   store?: StateStore;
   /** onFatal is called if the data plane dies. */
   onFatal?: (reason: string) => void;
-  /** fakeDevices runs the data plane over in-memory devices, for tests without root: `netns` are the
-   * namespaces and `interfaces` the existing interfaces that exist for them. */
-  fakeDevices?: { netns: string[]; interfaces?: string[] };
+  /** fakeDevices runs the data plane over in-memory devices (tests without root). */
+  fakeDevices?: FakeDevices;
 }
 
 /** withIds resolves a vm port's owner and group (names or ids) into the uid and gid the data plane sets. */

@@ -13,6 +13,15 @@ export interface WorkerLog {
   fields?: Record<string, unknown>;
 }
 
+/** FakeDevices runs the data plane over in-memory devices, for tests without root: `module` is the file URL
+ * of the fake devices module the worker loads (the worker imports no fakes of its own), `netns` are the
+ * namespaces and `interfaces` the existing interfaces that exist for them. */
+export interface FakeDevices {
+  module: string;
+  netns: string[];
+  interfaces?: string[];
+}
+
 /** CALL_TIMEOUT_MS bounds how long a command may take (device creation included). */
 export const CALL_TIMEOUT_MS = 30_000;
 
@@ -25,9 +34,10 @@ export class DataPlaneClient {
   private exited = false;
   private readonly ready: Promise<void>;
 
-  /** `fake` runs the data plane over in-memory devices (see WorkerInit). */
-  constructor(onLog: (log: WorkerLog) => void, onExit: (code: number) => void, fake?: { netns: string[]; interfaces?: string[] }) {
-    const init: WorkerInit = { counters: this.counters.buffer, fake };
+  /** `fake` runs the data plane over in-memory devices (see FakeDevices). */
+  constructor(onLog: (log: WorkerLog) => void, onExit: (code: number) => void, fake?: FakeDevices) {
+    const init: WorkerInit = { counters: this.counters.buffer };
+    if (fake !== undefined) init.fake = { module: fake.module, netns: fake.netns, interfaces: fake.interfaces };
     this.worker = new Worker(new URL('../dataplane/worker.js', import.meta.url), { workerData: init });
     this.ready = new Promise((resolve, reject) => {
       this.worker.once('error', reject);

@@ -13,6 +13,8 @@ import { StateError, StateStore } from '../../src/daemon/state-store.js';
 import { Metrics } from '../../src/metrics/metrics.js';
 
 const silent = { info() {}, warn() {}, error() {} };
+// FAKES is the fake devices module the data plane worker loads in these tests (no root).
+const FAKES = new URL('../../src/ports/fake-port.js', import.meta.url).href;
 const NETNS = ['h1', 'h2', 'h3'];
 
 interface Ctx {
@@ -24,7 +26,7 @@ interface Ctx {
 
 async function start(dir = mkdtempSync(join(tmpdir(), 'twapi-')), token?: string): Promise<Ctx> {
   const store = new StateStore(dir);
-  const daemon = await Daemon.start(silent, { store, fakeDevices: { netns: NETNS, interfaces: ['veth0'] } });
+  const daemon = await Daemon.start(silent, { store, fakeDevices: { module: FAKES, netns: NETNS, interfaces: ['veth0'] } });
   const app = await buildApp(daemon, { token, metrics: new Metrics(daemon) });
   await app.ready();
   return { dir, store, daemon, app };
@@ -362,7 +364,7 @@ describe('persistence', () => {
       const dir = mkdtempSync(join(tmpdir(), 'twapi-'));
       try {
         writeFileSync(join(dir, 'state.json'), content);
-        await assert.rejects(Daemon.start(silent, { store: new StateStore(dir), fakeDevices: { netns: [] } }), StateError);
+        await assert.rejects(Daemon.start(silent, { store: new StateStore(dir), fakeDevices: { module: FAKES, netns: [] } }), StateError);
         assert.equal(readFileSync(join(dir, 'state.json'), 'utf8'), content);
       } finally {
         rmSync(dir, { recursive: true, force: true });
