@@ -4,10 +4,11 @@
 import fastify, { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { VERSION } from '../version.js';
-import { Daemon } from '../daemon/daemon.js';
+import { Bridge, FdbEntry, Health, Link, Neighbor, Port, Route, RouterInterface } from '../daemon/resources.js';
 import { bearerAuth } from './auth.js';
+import type { DaemonApi } from './daemon-api.js';
 import { errorHandler, problem, sendProblem } from './problem.js';
-import { Bridge, FdbEntry, Link, Neighbor, Port, Problem, Route, RouterInterface } from './schemas.js';
+import { Problem } from './schemas.js';
 import { bridgeRoutes } from './routes/bridges.js';
 import { portRoutes } from './routes/ports.js';
 import { fdbRoutes } from './routes/fdb.js';
@@ -31,8 +32,9 @@ export interface AppOptions {
 /** BODY_LIMIT is the largest request body accepted, in bytes. */
 export const BODY_LIMIT = 64 * 1024;
 
-/** buildApp builds the API over `daemon`; call ready() (or listen()) before use. */
-export async function buildApp(daemon: Daemon, options: AppOptions = {}): Promise<FastifyInstance> {
+/** buildApp builds the API over `daemon`; call ready() (or listen()) before use. Building it calls no
+ * method of `daemon`: only requests do. */
+export async function buildApp(daemon: DaemonApi, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = fastify({
     loggerInstance: options.logger,
     bodyLimit: BODY_LIMIT,
@@ -64,7 +66,7 @@ export async function buildApp(daemon: Daemon, options: AppOptions = {}): Promis
       schema: {
         tags: ['daemon'],
         summary: 'Liveness and version',
-        response: { 200: { type: 'object', required: ['status', 'version'], properties: { status: { type: 'string', enum: ['ok'] }, version: { type: 'string' } } } },
+        response: { 200: Health },
       },
     },
     async () => ({ status: 'ok', version: VERSION }),

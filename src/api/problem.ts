@@ -1,15 +1,9 @@
 // Problem details (RFC 9457) for every error the API returns, with the codes of the error table.
 import { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ERRORS, ErrorCode, TwError } from '../errors.js';
+import type { ProblemBody } from './schemas.js';
 
-/** ProblemBody is an error response body. */
-export interface ProblemBody {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  code: ErrorCode;
-}
+export type { ProblemBody };
 
 /** problem builds the body for `code` with `detail`. */
 export function problem(code: ErrorCode, detail: string): ProblemBody {

@@ -4,171 +4,70 @@
 // carries `Authorization: Bearer <token>`, and the token appears in no message.
 import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-// The counters travel as the data plane defines them (types only: the CLI loads no daemon code).
+// The resources are the server's own types (types only: the CLI loads no daemon code), so the CLI keeps no
+// copy of any shape; the counters travel as the data plane defines them.
+import type {
+  BridgeCreate,
+  BridgePatch,
+  BridgeStatus,
+  FdbEntry,
+  Flushed,
+  Health,
+  LinkCreate,
+  LinkStatus,
+  Neighbor,
+  PortCreate,
+  PortStatus,
+  RouteCreate,
+  RouteStatus,
+  RouterInterfaceCreate,
+  RouterInterfaceStatus,
+  RouterStatus,
+} from '../daemon/resources.js';
 import type { BridgeCounters, PortCounters } from '../dataplane/counters.js';
 import type { RouterCounters } from '../router/stats.js';
 
-export type { BridgeCounters, PortCounters, RouterCounters };
+export type { BridgeCounters, FdbEntry, Flushed, Health, Neighbor, PortCounters, RouterCounters };
 
 /** Target says where tapwired listens: its unix socket, or a TCP base URL with the API's bearer token. */
 export type Target = { socketPath: string } | { url: string; token: string };
 
-/** Health is the answer of `GET /v1/health`. */
-export interface Health {
-  status: string;
-  version: string;
-}
-
 /** Bridge is a learning bridge as the API shows it. */
-export interface Bridge {
-  name: string;
-  agingSeconds: number;
-  fdbMax: number;
-  ports: string[];
-  counters: BridgeCounters;
-}
+export type Bridge = BridgeStatus;
 
 /** NewBridge is the body of `POST /v1/bridges`; absent fields take the server's defaults. */
-export interface NewBridge {
-  name: string;
-  agingSeconds?: number;
-  fdbMax?: number;
-}
+export type NewBridge = BridgeCreate;
 
 /** BridgeChanges is the body of `PATCH /v1/bridges/{bridge}`. */
-export interface BridgeChanges {
-  agingSeconds?: number;
-  fdbMax?: number;
-}
+export type BridgeChanges = BridgePatch;
 
 /** Port is a bridge port as the API shows it; kinds other than `tap` add fields of their own. */
-export interface Port {
-  name: string;
-  bridge: string;
-  kind: string;
-  ifname: string;
-  netns?: string;
-  addresses: string[];
-  mac?: string;
-  mtu: number;
-  uid?: number;
-  gid?: number;
-  state: 'up' | 'down' | 'error';
-  counters: PortCounters;
-}
+export type Port = PortStatus;
 
-/** NewPort is the body of `POST /v1/bridges/{bridge}/ports`; `kind` is passed through for the server to judge. */
-export interface NewPort {
-  name: string;
-  kind: string;
-  ifname?: string;
-  netns?: string;
-  addresses?: string[];
-  mac?: string;
-  mtu?: number;
-  up?: boolean;
-  owner?: string | number;
-  group?: string | number;
-  path?: string;
-  mode?: string;
-}
-
-/** FdbEntry is one row of a bridge's forwarding database. */
-export interface FdbEntry {
-  mac: string;
-  port: string;
-  vlan?: number;
-  static: boolean;
-  ageSeconds: number;
-}
-
-/** Flushed is the answer of `DELETE /v1/bridges/{bridge}/fdb`: how many learned entries went. */
-export interface Flushed {
-  flushed: number;
-}
+/** NewPort is the body of `POST /v1/bridges/{bridge}/ports`; `kind` and `mode` are passed through as given,
+ * for the server to judge. */
+export type NewPort = Omit<PortCreate, 'kind' | 'mode'> & { kind: string; mode?: string };
 
 /** Link is a routed link (a TUN device) as the API shows it. */
-export interface Link {
-  name: string;
-  kind: string;
-  ifname: string;
-  netns?: string;
-  addresses: string[];
-  peer?: string;
-  mtu: number;
-  routes: string[];
-  state: 'up' | 'down' | 'error';
-  routerInterface?: string;
-  counters: PortCounters;
-}
+export type Link = LinkStatus;
 
 /** NewLink is the body of `POST /v1/links`. */
-export interface NewLink {
-  name: string;
-  kind: string;
-  netns?: string;
-  addresses?: string[];
-  peer?: string;
-  mtu?: number;
-  routes?: string[];
-}
+export type NewLink = LinkCreate;
 
 /** RouterInterface is one of the router's interfaces, on a bridge or on a link. */
-export interface RouterInterface {
-  name: string;
-  bridge?: string;
-  link?: string;
-  addresses: string[];
-  linkLocal?: string;
-  mac?: string;
-  mtu: number;
-  routerAdvertisements: boolean;
-  state: 'up' | 'down' | 'error';
-  counters: PortCounters;
-}
+export type RouterInterface = RouterInterfaceStatus;
 
 /** NewRouterInterface is the body of `POST /v1/router/interfaces`. */
-export interface NewRouterInterface {
-  name: string;
-  bridge?: string;
-  link?: string;
-  addresses: string[];
-  mac?: string;
-  routerAdvertisements?: boolean;
-  mtu?: number;
-}
+export type NewRouterInterface = RouterInterfaceCreate;
 
 /** Route is a route of the router's table. */
-export interface Route {
-  prefix: string;
-  via?: string;
-  interface: string;
-  kind: 'connected' | 'static';
-  pending?: boolean;
-}
+export type Route = RouteStatus;
 
 /** NewRoute is the body of `POST /v1/routes`. */
-export interface NewRoute {
-  prefix: string;
-  via?: string;
-  interface?: string;
-}
-
-/** Neighbor is one entry of the router's ARP/NDP cache. */
-export interface Neighbor {
-  address: string;
-  mac: string | null;
-  interface: string;
-  state: string;
-  ageSeconds: number;
-}
+export type NewRoute = RouteCreate;
 
 /** RouterSummary is the answer of `GET /v1/router`. */
-export interface RouterSummary {
-  interfaces: number;
-  routes: number;
-  counters: RouterCounters;
-}
+export type RouterSummary = RouterStatus;
 
 /** CliError is a failed call: the problem's `detail` and `code` when tapwired answered, else what went wrong. */
 export class CliError extends Error {

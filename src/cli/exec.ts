@@ -1,5 +1,5 @@
 // execWithFd is `tapwire exec --port NAME -- COMMAND [ARG...]`: it asks tapwired's fd socket for an fd of a
-// `vm` port's TAP (SCM_RIGHTS; the protocol is in src/daemon/fd-server.ts) and runs COMMAND, as the calling
+// `vm` port's TAP (SCM_RIGHTS; the protocol is in src/ports/fd-server.ts) and runs COMMAND, as the calling
 // user, with that fd as its fd 3, e.g. `qemu-system-x86_64 ... -netdev tap,id=n0,fd=3`. COMMAND is run
 // directly from the argument array, never through a shell. The CLI keeps no copy of the fd.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';

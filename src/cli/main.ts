@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { VERSION } from '../version.js';
 import { CliError, TapwireClient, type Target } from './client.js';
 import { execWithFd } from './exec.js';
-import { fdSocketFor } from '../daemon/fd-server.js';
+import { fdSocketFor } from '../ports/fd-server.js';
 import {
   bridgeDetails,
   bridgeTable,

@@ -1,10 +1,10 @@
 // DataPlaneClient: the control plane's handle on the data plane worker. It sends commands and awaits their
-// replies, and reads counters straight from the shared block.
+// replies, reads counters straight from the shared block, and passes the worker's port events on.
+import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { TwError, isErrorCode } from '../errors.js';
 import { CounterBlock } from '../dataplane/counters.js';
-import { Command, Reply } from '../dataplane/protocol.js';
-import type { WorkerInit } from '../dataplane/worker.js';
+import type { Command, PortEvent, Reply, WorkerInit, WorkerMessage } from '../dataplane/protocol.js';
 
 /** WorkerLog is a log line the worker asks the main thread to write. */
 export interface WorkerLog {
@@ -13,30 +13,44 @@ export interface WorkerLog {
   fields?: Record<string, unknown>;
 }
 
+/** FakeDevices runs the data plane over in-memory devices, for tests without root: `module` is the file URL
+ * of the fake devices module the worker loads (the worker imports no fakes of its own), `netns` are the
+ * namespaces and `interfaces` the existing interfaces that exist for them. */
+export interface FakeDevices {
+  module: string;
+  netns: string[];
+  interfaces?: string[];
+}
+
 /** CALL_TIMEOUT_MS bounds how long a command may take (device creation included). */
 export const CALL_TIMEOUT_MS = 30_000;
 
 /** DataPlaneClient runs the data plane worker; see the comment at the top of this file. */
 export class DataPlaneClient {
   readonly counters = new CounterBlock();
+  /** events emits 'port' with each PortEvent of the data plane (a peer, an emulator or a device came, went or failed). */
+  readonly events = new EventEmitter<{ port: [PortEvent] }>();
   private readonly worker: Worker;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private nextId = 1;
   private exited = false;
   private readonly ready: Promise<void>;
 
-  /** `fake` runs the data plane over in-memory devices (see WorkerInit). */
-  constructor(onLog: (log: WorkerLog) => void, onExit: (code: number) => void, fake?: { netns: string[]; interfaces?: string[] }) {
-    const init: WorkerInit = { counters: this.counters.buffer, fake: fake === undefined ? undefined : { module: new URL('../ports/fake-port.js', import.meta.url).href, ...fake } };
+  /** `fake` runs the data plane over in-memory devices (see FakeDevices). */
+  constructor(onLog: (log: WorkerLog) => void, onExit: (code: number) => void, fake?: FakeDevices) {
+    const init: WorkerInit = { counters: this.counters.buffer };
+    if (fake !== undefined) init.fake = { module: fake.module, netns: fake.netns, interfaces: fake.interfaces };
     this.worker = new Worker(new URL('../dataplane/worker.js', import.meta.url), { workerData: init });
     this.ready = new Promise((resolve, reject) => {
       this.worker.once('error', reject);
-      this.worker.on('message', (m: Reply | { ready: true } | { log: WorkerLog }) => {
+      this.worker.on('message', (m: Reply | WorkerMessage) => {
         if ('ready' in m) {
           this.worker.off('error', reject);
           resolve();
         } else if ('log' in m) {
           onLog(m.log);
+        } else if ('event' in m) {
+          this.events.emit('port', m.event);
         } else {
           this.settle(m);
         }

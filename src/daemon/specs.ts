@@ -70,6 +70,13 @@ export function checkUnicastMac(value: unknown, where: string): string {
   return formatMac(key);
 }
 
+/** checkMacOrGroup validates a MAC a table may hold (unicast or group), as given to delete it; checkUnicastMac's
+ * message is the right one for anything else. */
+export function checkMacOrGroup(value: unknown, where: string): string {
+  if (typeof value === 'string' && isMac(value)) return value.toLowerCase();
+  return checkUnicastMac(value, where);
+}
+
 /** checkCidrs validates a list of interface addresses. */
 export function checkCidrs(value: unknown, where: string): Cidr[] {
   if (!Array.isArray(value)) throw invalid(`${where} must be an array of addresses like "10.0.0.1/24"`);

@@ -5,28 +5,20 @@
 // daemon refuses to start, keeping the file for a person to look at.
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SocketPortSpec, VmPortSpec } from '../dataplane/protocol.js';
+import type { Cidr } from '../wire/cidr.js';
+import type { BridgeSpec, FdbRow, IpAddress, LinkSpec, NetdevPortSpec, RouteSpec, RouterInterfaceSpec, SocketPortSpec, TapPortSpec, VmPortSpec } from '../dataplane/protocol.js';
 
 /** STATE_VERSION is the format version this build writes and reads. */
 export const STATE_VERSION = 1;
 
+/** AsText is a validated spec as it is saved: its parsed addresses and prefixes back in canonical text. */
+export type AsText<T> = { [K in keyof T]: NonNullable<T[K]> extends Cidr[] ? string[] : NonNullable<T[K]> extends Cidr | IpAddress ? string : T[K] };
+
 /** SavedTapPort is a `tap` port as the user asked for it (normalized). */
-export interface SavedTapPort {
-  name: string;
-  kind: 'tap';
-  netns?: string;
-  addresses: string[];
-  mac?: string;
-  mtu?: number;
-  up: boolean;
-}
+export type SavedTapPort = AsText<TapPortSpec>;
 
 /** SavedNetdevPort is a `netdev` port. */
-export interface SavedNetdevPort {
-  name: string;
-  kind: 'netdev';
-  ifname: string;
-}
+export type SavedNetdevPort = NetdevPortSpec;
 
 /** SavedVmPort is a `vm` port as validated, with owner and group as the user gave them: the uid and gid
  * they stand for are looked up again at each start. */
@@ -38,43 +30,20 @@ export type SavedSocketPort = Omit<SocketPortSpec, 'uid' | 'gid'>;
 /** SavedPort is a port as the user asked for it (normalized). */
 export type SavedPort = SavedTapPort | SavedNetdevPort | SavedVmPort | SavedSocketPort;
 
+/** SavedFdbEntry is a static FDB entry: a unicast MAC pinned to a port. */
+export type SavedFdbEntry = Pick<FdbRow, 'mac' | 'port'>;
+
 /** SavedBridge is a bridge with its ports and static FDB entries. */
-export interface SavedBridge {
-  name: string;
-  agingSeconds: number;
-  fdbMax: number;
-  ports: SavedPort[];
-  fdb: { mac: string; port: string }[];
-}
+export type SavedBridge = BridgeSpec & { ports: SavedPort[]; fdb: SavedFdbEntry[] };
 
 /** SavedLink is a routed link (a TUN device) as the user asked for it (normalized). */
-export interface SavedLink {
-  name: string;
-  kind: 'tun';
-  netns?: string;
-  addresses: string[];
-  peer?: string;
-  mtu?: number;
-  routes: string[];
-}
+export type SavedLink = AsText<LinkSpec>;
 
 /** SavedRouterInterface is a router interface; `mac` is kept (given or derived) for bridge interfaces. */
-export interface SavedRouterInterface {
-  name: string;
-  bridge?: string;
-  link?: string;
-  addresses: string[];
-  mac?: string;
-  routerAdvertisements: boolean;
-  mtu?: number;
-}
+export type SavedRouterInterface = AsText<Omit<RouterInterfaceSpec, 'mac'>> & { mac?: string };
 
 /** SavedRoute is a static route. */
-export interface SavedRoute {
-  prefix: string;
-  via?: string;
-  interface?: string;
-}
+export type SavedRoute = AsText<RouteSpec>;
 
 /**
  * SavedState is the content of state.json. `links`, `routerInterfaces` and `routes` came with the router

@@ -16,22 +16,13 @@ import { B, CounterBlock } from './counters.js';
 import { Forwarder } from './forwarder.js';
 import { bridgeInfo, linkInfo, portInfo, routerInterfaceInfo } from './info.js';
 import { type BridgeEntry, type LinkEntry, PortTable, type RouterEntry, type SwitchEntry } from './port-table.js';
-import type { BridgeInfo, BridgeSpec, FdbRow, LinkInfo, LinkSpec, NeighborInfo, PortInfo, PortSpec, RouteInfo, RouteSpec, RouterInterfaceInfo, RouterInterfaceSpec, SocketPortSpec } from './protocol.js';
+import type { PortEvent, BridgeInfo, BridgeSpec, FdbRow, LinkInfo, LinkSpec, NeighborInfo, PortInfo, PortSpec, RouteInfo, RouteSpec, RouterInterfaceInfo, RouterInterfaceSpec, SocketPortSpec } from './protocol.js';
 import { WritePlan } from './write-plan.js';
 
 const DEFAULT_MTU = 1500;
 /** HOUSEKEEPING_MS is how often port state the kernel does not announce is re-read, FDBs whose oldest
  * entry is due are aged, and the bridge counters are published. */
 export const HOUSEKEEPING_MS = 1000;
-
-/** PortEvent tells the control plane that a port's (or link's) state changed. */
-export interface PortEvent {
-  type: 'port-state';
-  port: string;
-  bridge?: string;
-  state: PortState;
-  reason: string;
-}
 
 /** DataPlaneDeps are what the data plane runs on; tests pass fakes. */
 export interface DataPlaneDeps {

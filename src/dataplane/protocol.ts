@@ -1,5 +1,13 @@
 // The messages between the control plane (main thread) and the data plane (worker): validated specs in,
 // plain results or a TwError's { code, detail } out.
+//
+// What the data plane reports (PortInfo, BridgeInfo, FdbRow, LinkInfo, RouterInterfaceInfo, RouteInfo,
+// NeighborInfo) is written once, here, as a JSON schema (TypeBox) whose type is derived from it: the API's
+// resources (src/daemon/resources.ts) are these shapes with the control plane's fields added and the
+// internal ones (counter slots, offload bits) left out. The specs the data plane takes stay plain types:
+// they hold parsed forms (Cidr, IpAddress), not what crosses HTTP.
+import { PORT_STATES } from '../ports/port.js';
+import { Type, type Static } from '@sinclair/typebox';
 import { ErrorCode } from '../errors.js';
 import { Cidr } from '../wire/cidr.js';
 
@@ -62,46 +70,51 @@ export interface SocketPortSpec {
 /** PortSpec is any port kind (more kinds join this union with their issue). */
 export type PortSpec = TapPortSpec | NetdevPortSpec | VmPortSpec | SocketPortSpec;
 
-/** PortState is what the API reports as a port's `state`. */
-export type PortState = 'up' | 'down' | 'error';
+export { PORT_STATES };
 
-/** PortInfo describes a port; counters are read from the shared block by `index`. */
-export interface PortInfo {
-  name: string;
-  bridge: string;
-  kind: PortSpec['kind'];
-  index: number;
-  ifname: string;
-  netns?: string;
-  addresses: string[];
-  mac?: string;
-  mtu: number;
-  state: PortState;
-  offloads: number;
-  /** path and mode are a `socket` port's; connected says whether its peer is there. */
-  path?: string;
-  mode?: string;
-  /** uid and gid own a `vm` port's TAP. */
-  uid?: number;
-  gid?: number;
-}
+/** PortState is what the API reports as a port's `state`. */
+export const PortState = Type.Unsafe<(typeof PORT_STATES)[number]>({ type: 'string', enum: [...PORT_STATES] });
+export type PortState = Static<typeof PortState>;
+
+/** PortInfo describes a port; counters are read from the shared block by `index`, and `offloads` are the
+ * TUN_F_* bits its device took. `kind` is documented as a plain string: kinds come with later issues. */
+export const PortInfo = Type.Object({
+  name: Type.String(),
+  bridge: Type.String(),
+  kind: Type.Unsafe<PortSpec['kind']>({ type: 'string' }),
+  ifname: Type.String(),
+  netns: Type.Optional(Type.String()),
+  addresses: Type.Array(Type.String()),
+  mac: Type.Optional(Type.String({ description: 'tap: the netdev MAC (when set); vm: the MAC suggested to the guest' })),
+  mtu: Type.Integer(),
+  path: Type.Optional(Type.String({ description: 'socket: the path the daemon listens on' })),
+  mode: Type.Optional(Type.String({ description: 'socket: the framing' })),
+  uid: Type.Optional(Type.Integer({ description: 'vm: the owner of the TAP; socket: of the socket file' })),
+  gid: Type.Optional(Type.Integer({ description: 'vm: the group of the TAP; socket: of the socket file' })),
+  state: Type.Unsafe<PortState>({ ...PortState, description: 'vm: up while an emulator holds the TAP' }),
+  index: Type.Integer(),
+  offloads: Type.Integer(),
+});
+export type PortInfo = Static<typeof PortInfo>;
 
 /** BridgeInfo describes a bridge; its counters are at `slot` in the shared block. */
-export interface BridgeInfo {
-  name: string;
-  agingSeconds: number;
-  fdbMax: number;
-  slot: number;
-  ports: string[];
-}
+export const BridgeInfo = Type.Object({
+  name: Type.String(),
+  agingSeconds: Type.Integer(),
+  fdbMax: Type.Integer(),
+  ports: Type.Array(Type.String()),
+  slot: Type.Integer(),
+});
+export type BridgeInfo = Static<typeof BridgeInfo>;
 
 /** FdbRow is one FDB entry as the API reports it. */
-export interface FdbRow {
-  mac: string;
-  port: string;
-  static: boolean;
-  ageSeconds: number;
-}
+export const FdbRow = Type.Object({
+  mac: Type.String(),
+  port: Type.String(),
+  static: Type.Boolean(),
+  ageSeconds: Type.Integer({ minimum: 0 }),
+});
+export type FdbRow = Static<typeof FdbRow>;
 
 /** IpAddress is one parsed address without a prefix length. */
 export interface IpAddress {
@@ -127,22 +140,22 @@ export interface LinkSpec {
   routes: Cidr[];
 }
 
-/** LinkInfo describes a link. */
-export interface LinkInfo {
-  name: string;
-  kind: 'tun';
-  ifname: string;
-  netns?: string;
-  addresses: string[];
-  peer?: string;
-  mtu: number;
-  routes: string[];
-  /** index is the link's port slot: its counters are read from the shared block there. */
-  index: number;
-  state: PortState;
-  /** routerInterface is the router interface attached to the link, if any. */
-  routerInterface?: string;
-}
+/** LinkInfo describes a link; `index` is its port slot: its counters are read from the shared block there.
+ * `routerInterface` is the router interface attached to the link, if any. */
+export const LinkInfo = Type.Object({
+  name: Type.String(),
+  kind: Type.Unsafe<LinkSpec['kind']>({ type: 'string' }),
+  ifname: Type.String(),
+  netns: Type.Optional(Type.String()),
+  addresses: Type.Array(Type.String()),
+  peer: Type.Optional(Type.String()),
+  mtu: Type.Integer(),
+  routes: Type.Array(Type.String()),
+  state: PortState,
+  routerInterface: Type.Optional(Type.String({ description: 'The router interface on the link, if any' })),
+  index: Type.Integer(),
+});
+export type LinkInfo = Static<typeof LinkInfo>;
 
 /** RouterInterfaceSpec is a validated router interface: on a bridge (the router gets a port there) or on a link. */
 export interface RouterInterfaceSpec {
@@ -158,20 +171,20 @@ export interface RouterInterfaceSpec {
   mtu?: number;
 }
 
-/** RouterInterfaceInfo describes a router interface. */
-export interface RouterInterfaceInfo {
-  name: string;
-  bridge?: string;
-  link?: string;
-  addresses: string[];
-  /** linkLocal is the IPv6 link-local address (bridge interfaces). */
-  linkLocal?: string;
-  mac?: string;
-  mtu: number;
-  routerAdvertisements: boolean;
-  /** index is the port slot whose counters count what the router received and sent on this interface. */
-  index: number;
-}
+/** RouterInterfaceInfo describes a router interface; `index` is the port slot whose counters count what
+ * the router received and sent on it. */
+export const RouterInterfaceInfo = Type.Object({
+  name: Type.String(),
+  bridge: Type.Optional(Type.String()),
+  link: Type.Optional(Type.String()),
+  addresses: Type.Array(Type.String()),
+  linkLocal: Type.Optional(Type.String({ description: 'The IPv6 link-local address (bridge interfaces)' })),
+  mac: Type.Optional(Type.String()),
+  mtu: Type.Integer(),
+  routerAdvertisements: Type.Boolean(),
+  index: Type.Integer(),
+});
+export type RouterInterfaceInfo = Static<typeof RouterInterfaceInfo>;
 
 /** RouteSpec is a validated static route. */
 export interface RouteSpec {
@@ -181,22 +194,31 @@ export interface RouteSpec {
   interface?: string;
 }
 
-/** RouteInfo describes a route of the router's table. */
-export interface RouteInfo {
-  prefix: string;
-  via?: string;
-  interface: string;
-  kind: 'connected' | 'static';
-}
+/** ROUTE_KINDS are where a route of the router's table comes from. */
+export const ROUTE_KINDS = ['connected', 'static'] as const;
 
-/** NeighborInfo is one ARP/NDP cache entry. */
-export interface NeighborInfo {
-  address: string;
-  mac: string | null;
-  interface: string;
-  state: string;
-  ageSeconds: number;
-}
+/** RouteInfo describes a route of the router's table. */
+export const RouteInfo = Type.Object({
+  prefix: Type.String(),
+  via: Type.Optional(Type.String()),
+  interface: Type.String(),
+  kind: Type.Unsafe<(typeof ROUTE_KINDS)[number]>({
+    type: 'string',
+    enum: [...ROUTE_KINDS],
+    description: "connected: from a router interface's address (deleted with the interface); static: added by a user",
+  }),
+});
+export type RouteInfo = Static<typeof RouteInfo>;
+
+/** NeighborInfo is one ARP/NDP cache entry; `mac` is null while the address is being resolved. */
+export const NeighborInfo = Type.Object({
+  address: Type.String(),
+  mac: Type.Unsafe<string | null>({ type: 'string', nullable: true, description: 'null while the address is being resolved' }),
+  interface: Type.String(),
+  state: Type.String(),
+  ageSeconds: Type.Integer({ minimum: 0 }),
+});
+export type NeighborInfo = Static<typeof NeighborInfo>;
 
 /** Command is every request the data plane takes. */
 export type Command =
@@ -231,3 +253,25 @@ export interface Request {
 
 /** Reply answers the request with the same id. */
 export type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: { code: ErrorCode; detail: string } };
+
+/** PortEvent tells the control plane that a port's (or a link's) state changed: a peer or an emulator
+ * came or went, or its device failed. */
+export interface PortEvent {
+  type: 'port-state';
+  port: string;
+  bridge?: string;
+  state: PortState;
+  reason: string;
+}
+
+/** WorkerInit is the workerData the control plane passes to the data plane worker. */
+export interface WorkerInit {
+  counters: SharedArrayBuffer;
+  /** fake runs the data plane over in-memory devices (tests without root): `module` is the URL of the
+   * fakes (src/ports/fake-port.js, which production code never imports), `netns` the namespaces that
+   * "exist", `interfaces` those a netdev port may open. */
+  fake?: { module: string; netns: string[]; interfaces?: string[] };
+}
+
+/** WorkerMessage is what the worker posts besides replies. */
+export type WorkerMessage = { ready: true } | { log: { level: 'info' | 'warn' | 'error'; msg: string; fields?: Record<string, unknown> } } | { event: PortEvent };

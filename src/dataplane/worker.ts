@@ -8,16 +8,9 @@ import type { PortDevices } from '../ports/devices.js';
 import { CounterBlock } from './counters.js';
 import { DataPlane } from './dataplane.js';
 import { realDevices } from './devices.js';
-import { Command, Reply, Request } from './protocol.js';
+import type { Command, Reply, Request, WorkerInit, WorkerMessage } from './protocol.js';
 
-/** WorkerInit is the workerData the control plane passes. */
-export interface WorkerInit {
-  counters: SharedArrayBuffer;
-  /** fake runs the data plane over in-memory devices (tests without root): `module` is the URL of the
-   * fakes (src/ports/fake-port.js, which production code never imports), `netns` the namespaces that
-   * "exist", `interfaces` those a netdev port may open. */
-  fake?: { module: string; netns: string[]; interfaces?: string[] };
-}
+export type { WorkerInit };
 
 if (parentPort === null) throw new Error('dataplane/worker.js must run in a worker thread');
 const port = parentPort;
@@ -34,8 +27,8 @@ const plane = new DataPlane({
   io,
   devices,
   clock: () => performance.now(),
-  log: (level, msg, fields) => port.postMessage({ log: { level, msg, fields } }),
-  event: (event) => port.postMessage({ event }),
+  log: (level, msg, fields) => port.postMessage({ log: { level, msg, fields } } satisfies WorkerMessage),
+  event: (event) => port.postMessage({ event } satisfies WorkerMessage),
   wake: (at) => {
     // One Node timer for the whole wheel, moved to its earliest deadline.
     if (wakeTimer !== undefined) clearTimeout(wakeTimer);

@@ -6,7 +6,7 @@
 // output at the next scrape instead of lingering with its last value. Each Metrics owns its registry
 // (never prom-client's global one), so several can live in one process (tests, embedders).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { BridgeStatus, LinkStatus, PortStatus, RouterInterfaceStatus, RouterStatus } from '../daemon/daemon.js';
+import type { BridgeStatus, LinkStatus, PortStatus, RouterInterfaceStatus, RouterStatus } from '../daemon/resources.js';
 import type { BridgeCounters, PortCounters } from '../dataplane/counters.js';
 import { DROP_REASONS } from '../ports/drop-reason.js';
 import { ICMP_SENT, ROUTER_DROP_REASONS, ROUTER_FIELDS } from '../router/stats.js';

@@ -19,8 +19,12 @@ import type { DropReason } from './drop-reason.js';
 /** PortKind names the kinds of ports a bridge or the router can have. */
 export type PortKind = 'tap' | 'vm' | 'netdev' | 'socket' | 'tun';
 
-/** PortState is what the API shows: up, down (no peer, no carrier, admin down) or error (the device failed). */
-export type PortState = 'up' | 'down' | 'error';
+/** PORT_STATES are the values of a port's (a link's, a router interface's) `state`: up, down (no peer, no
+ * carrier, admin down) or error (the device failed). */
+export const PORT_STATES = ['up', 'down', 'error'] as const;
+
+/** PortState is one of PORT_STATES. */
+export type PortState = (typeof PORT_STATES)[number];
 
 /** SwitchPort is what the bridge and the router read of a port. */
 export interface SwitchPort {

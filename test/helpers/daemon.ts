@@ -10,7 +10,7 @@ import { Lab } from './lab.js';
 import type { PortCounters } from '../../src/dataplane/counters.js';
 
 /** MAIN is the compiled daemon entry. */
-export const MAIN = fileURLToPath(new URL('../../src/daemon/main.js', import.meta.url));
+export const MAIN = fileURLToPath(new URL('../../src/tapwired.js', import.meta.url));
 
 /** PortStats is a port's entry in the daemon's `stats` line. */
 export interface PortStats {

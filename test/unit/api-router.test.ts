@@ -15,6 +15,8 @@ import { StateStore } from '../../src/daemon/state-store.js';
 import { Metrics } from '../../src/metrics/metrics.js';
 
 const silent = { info() {}, warn() {}, error() {} };
+// FAKES is the fake devices module the data plane worker loads in these tests (no root).
+const FAKES = new URL('../../src/ports/fake-port.js', import.meta.url).href;
 const NETNS = ['h1', 'u', 'v'];
 
 interface Ctx {
@@ -26,7 +28,7 @@ interface Ctx {
 
 async function start(dir = mkdtempSync(join(tmpdir(), 'twrouter-'))): Promise<Ctx> {
   const store = new StateStore(dir);
-  const daemon = await Daemon.start(silent, { store, fakeDevices: { netns: NETNS, interfaces: ['veth0'] } });
+  const daemon = await Daemon.start(silent, { store, fakeDevices: { module: FAKES, netns: NETNS, interfaces: ['veth0'] } });
   const app = await buildApp(daemon, { metrics: new Metrics(daemon) });
   await app.ready();
   return { dir, store, daemon, app };

@@ -5,14 +5,18 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:net';
+import { once } from 'node:events';
 import { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.js';
 import { OPENAPI_FILE, renderOpenApi } from '../../src/api/export-openapi.js';
-import { Daemon } from '../../src/daemon/daemon.js';
+import { Daemon, type PortEvent } from '../../src/daemon/daemon.js';
 import { StateError, StateStore } from '../../src/daemon/state-store.js';
 import { Metrics } from '../../src/metrics/metrics.js';
 
 const silent = { info() {}, warn() {}, error() {} };
+// FAKES is the fake devices module the data plane worker loads in these tests (no root).
+const FAKES = new URL('../../src/ports/fake-port.js', import.meta.url).href;
 const NETNS = ['h1', 'h2', 'h3'];
 
 interface Ctx {
@@ -24,7 +28,7 @@ interface Ctx {
 
 async function start(dir = mkdtempSync(join(tmpdir(), 'twapi-')), token?: string): Promise<Ctx> {
   const store = new StateStore(dir);
-  const daemon = await Daemon.start(silent, { store, fakeDevices: { netns: NETNS, interfaces: ['veth0'] } });
+  const daemon = await Daemon.start(silent, { store, fakeDevices: { module: FAKES, netns: NETNS, interfaces: ['veth0'] } });
   const app = await buildApp(daemon, { token, metrics: new Metrics(daemon) });
   await app.ready();
   return { dir, store, daemon, app };
@@ -190,6 +194,31 @@ describe('REST API', () => {
     const saved = JSON.parse(readFileSync(c.store.path, 'utf8')) as { bridges: { ports: unknown[] }[] };
     assert.deepEqual(saved.bridges[0]!.ports.at(-1), { name: 'c1', kind: 'netdev', ifname: 'veth0' });
     assert.equal((await call(c, 'DELETE', '/v1/bridges/br0/ports/c1')).status, 204);
+  });
+
+  test("port events: a socket port's peer coming and going reaches the control plane as events", async () => {
+    const events: PortEvent[] = [];
+    const stopListening = c.daemon.onPortEvent((e) => events.push(e));
+    const path = join(c.dir, 'ev.sock');
+    const r = await call(c, 'POST', '/v1/bridges/br0/ports', { name: 'ev1', kind: 'socket', path });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const peer = connect(path);
+    await once(peer, 'connect');
+    const until = async (n: number): Promise<void> => {
+      for (let i = 0; i < 100 && events.length < n; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    };
+    await until(1);
+    peer.destroy();
+    await until(2);
+    stopListening();
+    assert.deepEqual(
+      events.map((e) => [e.type, e.port, e.bridge, e.state]),
+      [
+        ['port-state', 'ev1', 'br0', 'up'],
+        ['port-state', 'ev1', 'br0', 'down'],
+      ],
+    );
+    assert.equal((await call(c, 'DELETE', '/v1/bridges/br0/ports/ev1')).status, 204);
   });
 
   test('fdb: static entries, list, delete, flush', async () => {
@@ -362,7 +391,7 @@ describe('persistence', () => {
       const dir = mkdtempSync(join(tmpdir(), 'twapi-'));
       try {
         writeFileSync(join(dir, 'state.json'), content);
-        await assert.rejects(Daemon.start(silent, { store: new StateStore(dir), fakeDevices: { netns: [] } }), StateError);
+        await assert.rejects(Daemon.start(silent, { store: new StateStore(dir), fakeDevices: { module: FAKES, netns: [] } }), StateError);
         assert.equal(readFileSync(join(dir, 'state.json'), 'utf8'), content);
       } finally {
         rmSync(dir, { recursive: true, force: true });

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { execWithFd } from '../../src/cli/exec.js';
 import { CliError } from '../../src/cli/client.js';
-import { FdServer, type FdResolver } from '../../src/daemon/fd-server.js';
+import { FdServer, type FdResolver } from '../../src/ports/fd-server.js';
 import { native, type PeerCred } from '../../src/native/index.js';
 
 const LOADER = new URL('../../src/native/index.js', import.meta.url).href;

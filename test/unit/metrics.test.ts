@@ -1,7 +1,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import type { BridgeStatus, LinkStatus, PortStatus, RouterInterfaceStatus, RouterStatus } from '../../src/daemon/daemon.js';
+import type { BridgeStatus, LinkStatus, PortStatus, RouterInterfaceStatus, RouterStatus } from '../../src/daemon/resources.js';
 import { BRIDGE_FIELDS } from '../../src/dataplane/counters.js';
 import { Metrics, MetricsSource, UNMATCHED_ROUTE } from '../../src/metrics/metrics.js';
 import { DROP_REASONS } from '../../src/ports/drop-reason.js';

@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { TwError } from '../../src/errors.js';
-import { bridgeSpec, linkSpec, parseIpAddress, portSpec, prefixContains, prefixOf, routeSpec, routerInterfaceSpec, routerMac, topology, vmMac } from '../../src/daemon/specs.js';
+import { DesiredState } from '../../src/daemon/desired-state.js';
+import { NAME_RE, bridgeSpec, linkSpec, parseIpAddress, portSpec, prefixContains, prefixOf, routeSpec, routerInterfaceSpec, routerMac, topology, vmMac } from '../../src/daemon/specs.js';
+import { PORT_NAME_RE } from '../../src/ports/fd-server.js';
 import { parseCidr } from '../../src/wire/cidr.js';
 
 function rejects(fn: () => unknown, pattern: RegExp): void {
@@ -193,4 +196,127 @@ test('specs: vm ports need an owner or a group, by id or name, and suggest a gue
   rejects(() => portSpec({ name: 'vm1', kind: 'vm', group: 'a b' }), /group must be a group name/);
   rejects(() => portSpec({ name: 'vm1', kind: 'vm', owner: 0, mac: '01:00:00:00:00:01' }), /unicast/);
   rejects(() => portSpec({ name: 'vm1', kind: 'vm', owner: 0, netns: 'x' }), /unknown field "netns"/);
+});
+
+test('specs: the fd server checks port names by the daemon\'s rule', () => {
+  assert.equal(PORT_NAME_RE.source, NAME_RE.source);
+  assert.equal(PORT_NAME_RE.flags, NAME_RE.flags);
+});
+
+// The rules between objects of DesiredState against a plain model: which names are taken, which bridge or link
+// has a router interface. Every operation either returns a new state that matches the model, or throws a
+// TwError; either way the state it started from is left as it was.
+test('desired state: the name space and the dependencies between objects, against a plain model', () => {
+  const names = ['a', 'b', 'c', 'd', 'e'];
+  const name = fc.constantFrom(...names);
+  const op = fc.oneof(
+    fc.record({ op: fc.constant('addBridge' as const), name }),
+    fc.record({ op: fc.constant('removeBridge' as const), name, force: fc.boolean() }),
+    fc.record({ op: fc.constant('addPort' as const), bridge: name, name }),
+    fc.record({ op: fc.constant('removePort' as const), bridge: name, name }),
+    fc.record({ op: fc.constant('addLink' as const), name }),
+    fc.record({ op: fc.constant('removeLink' as const), name }),
+    fc.record({ op: fc.constant('addInterface' as const), name, onBridge: fc.boolean(), target: name }),
+    fc.record({ op: fc.constant('removeInterface' as const), name }),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
+      // The model: bridges with their ports, links, router interfaces with what they are on.
+      const bridges = new Map<string, Set<string>>();
+      const links = new Set<string>();
+      const interfaces = new Map<string, { bridge?: string; link?: string }>();
+      const taken = (n: string) => [...bridges.values()].some((ports) => ports.has(n)) || links.has(n) || interfaces.has(n);
+      const hasInterface = (on: { bridge?: string; link?: string }) => [...interfaces.values()].some((r) => (on.bridge !== undefined ? r.bridge === on.bridge : r.link === on.link));
+      let state = DesiredState.EMPTY;
+      for (const o of ops) {
+        const before = JSON.stringify(state.toSaved());
+        let ok: boolean;
+        let next: () => DesiredState;
+        switch (o.op) {
+          case 'addBridge':
+            ok = !bridges.has(o.name);
+            next = () => state.addBridge(bridgeSpec({ name: o.name }));
+            if (ok) bridges.set(o.name, new Set());
+            break;
+          case 'removeBridge':
+            ok = bridges.has(o.name) && !hasInterface({ bridge: o.name }) && (o.force || bridges.get(o.name)!.size === 0);
+            next = () => state.removeBridge(o.name, o.force);
+            if (ok) bridges.delete(o.name);
+            break;
+          case 'addPort':
+            ok = bridges.has(o.bridge) && !taken(o.name);
+            next = () => state.addPort(o.bridge, portSpec({ name: o.name, kind: 'tap' }));
+            if (ok) bridges.get(o.bridge)!.add(o.name);
+            break;
+          case 'removePort':
+            ok = bridges.get(o.bridge)?.has(o.name) === true;
+            next = () => state.removePort(o.bridge, o.name);
+            if (ok) bridges.get(o.bridge)!.delete(o.name);
+            break;
+          case 'addLink':
+            ok = !taken(o.name);
+            next = () => state.addLink(linkSpec({ name: o.name, kind: 'tun' }));
+            if (ok) links.add(o.name);
+            break;
+          case 'removeLink':
+            ok = links.has(o.name) && !hasInterface({ link: o.name });
+            next = () => state.removeLink(o.name);
+            if (ok) links.delete(o.name);
+            break;
+          case 'addInterface': {
+            const on = o.onBridge ? { bridge: o.target } : { link: o.target };
+            ok = !taken(o.name) && (o.onBridge ? bridges.has(o.target) : links.has(o.target)) && !hasInterface(on);
+            // Each name has its own network, so that addresses never clash here.
+            const address = `10.${names.indexOf(o.name)}.0.1/24`;
+            next = () => state.addRouterInterface(routerInterfaceSpec({ name: o.name, ...on, addresses: [address] }));
+            if (ok) interfaces.set(o.name, on);
+            break;
+          }
+          case 'removeInterface':
+            ok = interfaces.has(o.name);
+            next = () => state.removeRouterInterface(o.name);
+            if (ok) interfaces.delete(o.name);
+            break;
+        }
+        const old = state;
+        if (ok) state = next();
+        else assert.throws(next, (e: unknown) => e instanceof TwError, `${JSON.stringify(o)} is refused`);
+        assert.equal(JSON.stringify(old.toSaved()), before, `${JSON.stringify(o)} left the state it started from as it was`);
+        const saved = state.toSaved();
+        assert.deepEqual(new Map(saved.bridges.map((b) => [b.name, new Set(b.ports.map((p) => p.name))])), bridges, JSON.stringify(o));
+        assert.deepEqual(new Set(saved.links!.map((l) => l.name)), links);
+        assert.deepEqual(new Map(saved.routerInterfaces!.map((r) => [r.name, r.bridge !== undefined ? { bridge: r.bridge } : { link: r.link }])), interfaces);
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('desired state: a change returns a new state and never changes the one it started from', () => {
+  const s0 = DesiredState.EMPTY.addBridge(bridgeSpec({ name: 'br0' })).addPort('br0', portSpec({ name: 'p1', kind: 'tap' }));
+  const saved0 = JSON.stringify(s0.toSaved());
+  const s1 = s0.pinMac('br0', '02:00:00:00:00:01', 'p1').updateBridge('br0', { agingSeconds: 60 }).addPort('br0', portSpec({ name: 'p2', kind: 'tap' }));
+  const s2 = s1.removePort('br0', 'p1');
+  assert.equal(JSON.stringify(s0.toSaved()), saved0);
+  assert.deepEqual(s1.bridge('br0').fdb, [{ mac: '02:00:00:00:00:01', port: 'p1' }]);
+  assert.deepEqual(s2.bridge('br0').fdb, [], 'the pins of a removed port go with it');
+  assert.deepEqual(s2.bridge('br0').ports.map((p) => p.name), ['p2']);
+  assert.equal(s2.bridge('br0').agingSeconds, 60);
+  assert.throws(() => s2.pinMac('br0', '02:00:00:00:00:02', 'p1'), /bridge br0 has no port p1/);
+});
+
+test('desired state: routes go out of the interface whose connected network holds the next hop, the longest first', () => {
+  let s = DesiredState.EMPTY.addBridge(bridgeSpec({ name: 'br0' })).addBridge(bridgeSpec({ name: 'br1' }));
+  s = s.addRouterInterface(routerInterfaceSpec({ name: 'wide', bridge: 'br0', addresses: ['10.0.0.1/8'] }));
+  s = s.addRouterInterface(routerInterfaceSpec({ name: 'narrow', bridge: 'br1', addresses: ['10.1.0.1/16', 'fd00:1::1/64'] }));
+  assert.equal(s.addRoute(routeSpec({ prefix: '192.168.0.0/16', via: '10.1.2.3' })).egress, 'narrow');
+  assert.equal(s.addRoute(routeSpec({ prefix: '192.168.0.0/16', via: '10.2.0.9' })).egress, 'wide');
+  assert.equal(s.addRoute(routeSpec({ prefix: 'fd00:9::/64', via: 'fd00:1::9' })).egress, 'narrow');
+  assert.throws(() => s.addRoute(routeSpec({ prefix: '192.168.0.0/16', via: '172.16.0.1' })), /not on a connected network of any router interface/);
+  assert.throws(() => s.addRoute(routeSpec({ prefix: '10.1.0.0/16', via: '10.2.0.9' })), /connected network of router interface narrow/);
+  assert.throws(() => s.addRoute(routeSpec({ prefix: '192.168.0.0/16', via: '10.1.0.1' })), /the router's own address/);
+  const withRoute = s.addRoute(routeSpec({ prefix: '192.168.0.0/16', via: '10.1.2.3' })).state;
+  assert.throws(() => withRoute.removeRouterInterface('narrow'), (e: unknown) => e instanceof TwError && e.code === 'TW_ERR_IN_USE');
+  assert.throws(() => withRoute.removeRoute(parseCidr('10.1.0.0/16')), (e: unknown) => e instanceof TwError && e.code === 'TW_ERR_IN_USE');
+  assert.equal(withRoute.removeRoute(parseCidr('192.168.0.0/16')).removeRouterInterface('narrow').interfaces.has('narrow'), false);
 });

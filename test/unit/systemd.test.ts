@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const UNIT = join(REPO, 'systemd', 'tapwired.service');
 const SYSUSERS = join(REPO, 'systemd', 'tapwire.sysusers.conf');
-const MAIN = join(REPO, 'dist', 'src', 'daemon', 'main.js');
+const MAIN = join(REPO, 'dist', 'src', 'tapwired.js');
 
 // unitSettings returns each `Key=value` of a unit file, by section, values in order (comments skipped).
 function unitSettings(text: string): Map<string, string[]> {

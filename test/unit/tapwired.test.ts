@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const MAIN = fileURLToPath(new URL('../../src/daemon/main.js', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../src/tapwired.js', import.meta.url));
 
 function tapwired(args: string[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {

@@ -1,33 +1,32 @@
 // Bridges: list, create, show, change, delete.
-import { FastifyInstance } from 'fastify';
-import { Daemon } from '../../daemon/daemon.js';
-import { BridgeCreate, BridgePatch, errors, noContent, params } from '../schemas.js';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { Bridge, BridgeCreate, BridgePatch } from '../../daemon/resources.js';
+import type { DaemonApi } from '../daemon-api.js';
+import { ForceQuery, errors, noContent, params, ref } from '../schemas.js';
 
 /** bridgeRoutes registers /v1/bridges. */
-export async function bridgeRoutes(app: FastifyInstance, opts: { daemon: Daemon }): Promise<void> {
-  const { daemon } = opts;
+export const bridgeRoutes: FastifyPluginAsyncTypebox<{ daemon: DaemonApi }> = async (app, { daemon }) => {
   const tags = ['bridges'];
-  app.get('/v1/bridges', { schema: { tags, summary: 'List bridges', response: { 200: { type: 'array', items: { $ref: 'Bridge#' } }, ...errors } } }, () => daemon.bridges());
-  app.post('/v1/bridges', { schema: { tags, summary: 'Create a bridge', body: BridgeCreate, response: { 201: { $ref: 'Bridge#' }, ...errors } } }, async (req, reply) => {
+  app.get('/v1/bridges', { schema: { tags, summary: 'List bridges', response: { 200: Type.Array(ref(Bridge)), ...errors } } }, () => daemon.bridges());
+  app.post('/v1/bridges', { schema: { tags, summary: 'Create a bridge', body: BridgeCreate, response: { 201: ref(Bridge), ...errors } } }, async (req, reply) => {
     const b = await daemon.addBridge(req.body);
     return reply.code(201).send(b);
   });
-  app.get<{ Params: { bridge: string } }>('/v1/bridges/:bridge', { schema: { tags, summary: 'Show a bridge', params: params('bridge'), response: { 200: { $ref: 'Bridge#' }, ...errors } } }, (req) =>
-    daemon.bridge(req.params.bridge),
-  );
-  app.patch<{ Params: { bridge: string } }>(
+  app.get('/v1/bridges/:bridge', { schema: { tags, summary: 'Show a bridge', params: params('bridge'), response: { 200: ref(Bridge), ...errors } } }, (req) => daemon.bridge(req.params.bridge));
+  app.patch(
     '/v1/bridges/:bridge',
-    { schema: { tags, summary: 'Change the aging time or FDB cap of a bridge', params: params('bridge'), body: BridgePatch, response: { 200: { $ref: 'Bridge#' }, ...errors } } },
+    { schema: { tags, summary: 'Change the aging time or FDB cap of a bridge', params: params('bridge'), body: BridgePatch, response: { 200: ref(Bridge), ...errors } } },
     (req) => daemon.updateBridge(req.params.bridge, req.body),
   );
-  app.delete<{ Params: { bridge: string }; Querystring: { force?: 'true' | 'false' } }>(
+  app.delete(
     '/v1/bridges/:bridge',
     {
       schema: {
         tags,
         summary: 'Delete a bridge (409 TW_ERR_IN_USE while it has ports, unless force=true)',
         params: params('bridge'),
-        querystring: { type: 'object', additionalProperties: false, properties: { force: { type: 'string', enum: ['true', 'false'] } } },
+        querystring: ForceQuery,
         response: { 204: noContent, ...errors },
       },
     },
@@ -36,4 +35,4 @@ export async function bridgeRoutes(app: FastifyInstance, opts: { daemon: Daemon 
       return reply.code(204).send();
     },
   );
-}
+};

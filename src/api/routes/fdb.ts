@@ -1,23 +1,24 @@
 // The forwarding database of a bridge: list, pin a static entry, delete an entry, flush learned entries.
-import { FastifyInstance } from 'fastify';
-import { Daemon } from '../../daemon/daemon.js';
-import { FdbCreate, errors, noContent, params } from '../schemas.js';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { FdbCreate, FdbEntry, Flushed } from '../../daemon/resources.js';
+import type { DaemonApi } from '../daemon-api.js';
+import { errors, noContent, params, ref } from '../schemas.js';
 
 /** fdbRoutes registers /v1/bridges/{bridge}/fdb. */
-export async function fdbRoutes(app: FastifyInstance, opts: { daemon: Daemon }): Promise<void> {
-  const { daemon } = opts;
+export const fdbRoutes: FastifyPluginAsyncTypebox<{ daemon: DaemonApi }> = async (app, { daemon }) => {
   const tags = ['fdb'];
-  app.get<{ Params: { bridge: string } }>(
+  app.get(
     '/v1/bridges/:bridge/fdb',
-    { schema: { tags, summary: 'List the forwarding database', params: params('bridge'), response: { 200: { type: 'array', items: { $ref: 'FdbEntry#' } }, ...errors } } },
+    { schema: { tags, summary: 'List the forwarding database', params: params('bridge'), response: { 200: Type.Array(ref(FdbEntry)), ...errors } } },
     (req) => daemon.fdb(req.params.bridge),
   );
-  app.post<{ Params: { bridge: string }; Body: { mac: string; port: string } }>(
+  app.post(
     '/v1/bridges/:bridge/fdb',
-    { schema: { tags, summary: 'Add a static entry', params: params('bridge'), body: FdbCreate, response: { 201: { $ref: 'FdbEntry#' }, ...errors } } },
+    { schema: { tags, summary: 'Add a static entry', params: params('bridge'), body: FdbCreate, response: { 201: ref(FdbEntry), ...errors } } },
     async (req, reply) => reply.code(201).send(await daemon.fdbAdd(req.params.bridge, req.body.mac, req.body.port)),
   );
-  app.delete<{ Params: { bridge: string; mac: string } }>(
+  app.delete(
     '/v1/bridges/:bridge/fdb/:mac',
     { schema: { tags, summary: 'Delete one entry, static or learned', params: params('bridge', 'mac'), response: { 204: noContent, ...errors } } },
     async (req, reply) => {
@@ -25,16 +26,9 @@ export async function fdbRoutes(app: FastifyInstance, opts: { daemon: Daemon }):
       return reply.code(204).send();
     },
   );
-  app.delete<{ Params: { bridge: string } }>(
+  app.delete(
     '/v1/bridges/:bridge/fdb',
-    {
-      schema: {
-        tags,
-        summary: 'Flush the learned entries (static entries stay)',
-        params: params('bridge'),
-        response: { 200: { type: 'object', required: ['flushed'], properties: { flushed: { type: 'integer', minimum: 0 } } }, ...errors },
-      },
-    },
+    { schema: { tags, summary: 'Flush the learned entries (static entries stay)', params: params('bridge'), response: { 200: Flushed, ...errors } } },
     async (req) => ({ flushed: await daemon.fdbFlush(req.params.bridge) }),
   );
-}
+};

@@ -1,34 +1,35 @@
 // Ports of a bridge: list, create, show, delete.
-import { FastifyInstance } from 'fastify';
-import { Daemon } from '../../daemon/daemon.js';
-import { PortCreate, errors, noContent, params } from '../schemas.js';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { Port, PortCreate } from '../../daemon/resources.js';
+import type { DaemonApi } from '../daemon-api.js';
+import { errors, noContent, params, ref } from '../schemas.js';
 
 /** portRoutes registers /v1/bridges/{bridge}/ports. */
-export async function portRoutes(app: FastifyInstance, opts: { daemon: Daemon }): Promise<void> {
-  const { daemon } = opts;
+export const portRoutes: FastifyPluginAsyncTypebox<{ daemon: DaemonApi }> = async (app, { daemon }) => {
   const tags = ['ports'];
-  app.get<{ Params: { bridge: string } }>(
+  app.get(
     '/v1/bridges/:bridge/ports',
-    { schema: { tags, summary: 'List the ports of a bridge', params: params('bridge'), response: { 200: { type: 'array', items: { $ref: 'Port#' } }, ...errors } } },
+    { schema: { tags, summary: 'List the ports of a bridge', params: params('bridge'), response: { 200: Type.Array(ref(Port)), ...errors } } },
     async (req) => {
       await daemon.bridge(req.params.bridge);
       return daemon.ports(req.params.bridge);
     },
   );
-  app.post<{ Params: { bridge: string } }>(
+  app.post(
     '/v1/bridges/:bridge/ports',
-    { schema: { tags, summary: 'Create a port on a bridge', params: params('bridge'), body: PortCreate, response: { 201: { $ref: 'Port#' }, ...errors } } },
+    { schema: { tags, summary: 'Create a port on a bridge', params: params('bridge'), body: PortCreate, response: { 201: ref(Port), ...errors } } },
     async (req, reply) => reply.code(201).send(await daemon.addPort(req.params.bridge, req.body)),
   );
-  app.get<{ Params: { bridge: string; port: string } }>(
+  app.get(
     '/v1/bridges/:bridge/ports/:port',
-    { schema: { tags, summary: 'Show a port with its state and counters', params: params('bridge', 'port'), response: { 200: { $ref: 'Port#' }, ...errors } } },
+    { schema: { tags, summary: 'Show a port with its state and counters', params: params('bridge', 'port'), response: { 200: ref(Port), ...errors } } },
     async (req) => {
       await daemon.bridge(req.params.bridge);
       return daemon.port(req.params.bridge, req.params.port);
     },
   );
-  app.delete<{ Params: { bridge: string; port: string } }>(
+  app.delete(
     '/v1/bridges/:bridge/ports/:port',
     { schema: { tags, summary: 'Delete a port (its device is removed)', params: params('bridge', 'port'), response: { 204: noContent, ...errors } } },
     async (req, reply) => {
@@ -36,4 +37,4 @@ export async function portRoutes(app: FastifyInstance, opts: { daemon: Daemon })
       return reply.code(204).send();
     },
   );
-}
+};

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// tapwired: the daemon entry. It rebuilds the saved state of --state-dir, serves the REST API on the unix
+// tapwired: the daemon entry, the top floor that wires the daemon, the API, the metrics and the fd server
+// together (nothing imports it). It rebuilds the saved state of --state-dir, serves the REST API on the unix
 // socket (and on --listen with a bearer token), and runs until SIGTERM/SIGINT, when it closes every device
 // (its TAPs disappear) and exits 0; the next start rebuilds them. SIGUSR1 logs one `stats` line.
 import { randomBytes } from 'node:crypto';
@@ -8,15 +9,15 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { FastifyInstance } from 'fastify';
-import { TwError } from '../errors.js';
-import { VERSION } from '../version.js';
-import { buildApp, buildMetricsApp } from '../api/app.js';
-import { parseHostPort, prepareSocket, restrictSocket } from '../api/listen.js';
-import { Metrics } from '../metrics/metrics.js';
-import { Daemon } from './daemon.js';
-import { FdServer, fdSocketFor } from './fd-server.js';
-import { StateError, StateStore } from './state-store.js';
-import { topology } from './specs.js';
+import { TwError } from './errors.js';
+import { VERSION } from './version.js';
+import { buildApp, buildMetricsApp } from './api/app.js';
+import { parseHostPort, restrictSocket } from './api/listen.js';
+import { Metrics } from './metrics/metrics.js';
+import { Daemon } from './daemon/daemon.js';
+import { FdServer, fdSocketFor, prepareSocket } from './ports/fd-server.js';
+import { StateError, StateStore } from './daemon/state-store.js';
+import { topology } from './daemon/specs.js';
 
 const USAGE = `Usage: tapwired [options]
 

@@ -14,11 +14,19 @@
 // Design: the listening socket and accept() are native (UnixListener, native/fdpass.cc explains why); each
 // accepted fd is read with a plain net.Socket, and the reply that carries the fd is sent natively on it.
 // Nothing here throws out of the event loop: every failure of a connection ends only that connection.
-import { lstatSync, unlinkSync } from 'node:fs';
-import { Socket } from 'node:net';
-import { prepareSocket } from '../api/listen.js';
+//
+// It lives with the ports: it is a device of the daemon's side (it passes a TAP's fd), it uses the native
+// addon, and it knows nothing of the daemon; tapwired (src/tapwired.ts) gives it the daemon's resolver.
+import { lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { Socket, connect } from 'node:net';
+import { dirname } from 'node:path';
 import { native, type PeerCred, type UnixListener } from '../native/index.js';
-import { NAME_RE } from './specs.js';
+
+export type { PeerCred };
+
+/** PORT_NAME_RE is the daemon's rule for port names (NAME_RE in src/daemon/specs.ts, restated here because
+ * the fd server sits below the daemon; test/unit/specs.test.ts checks that the two agree). */
+export const PORT_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/;
 
 /** FdGrant is a resolver's yes: the daemon's own fd to pass, and close() for the daemon's copy once sent. */
 export interface FdGrant {
@@ -76,6 +84,35 @@ export function fdSocketFor(apiSocket: string): string {
   return apiSocket.endsWith('.sock') ? `${apiSocket.slice(0, -'.sock'.length)}-fd.sock` : `${apiSocket}-fd`;
 }
 
+function listening(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * prepareSocket makes a unix socket's directory and removes a stale socket left by a daemon that died; it
+ * refuses when another daemon still answers there, or when the path is not a socket. The fd server and the
+ * API's unix socket (src/tapwired.ts) both take their path this way.
+ */
+export async function prepareSocket(path: string): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  let stat;
+  try {
+    stat = lstatSync(path);
+  } catch {
+    return;
+  }
+  if (!stat.isSocket()) throw new Error(`${path} exists and is not a socket; refusing to replace it`);
+  if (await listening(path)) throw new Error(`another tapwired is already listening on ${path}`);
+  unlinkSync(path);
+}
+
 /** FD_REQUEST_MAX is the default cap of a request line. */
 export const FD_REQUEST_MAX = 1024;
 /** FD_REQUEST_TIMEOUT_MS is the default time a client has to send its request. */
@@ -99,7 +136,7 @@ export function parseFdRequest(line: string): { port: string } | { error: string
   const extra = Object.keys(value).filter((k) => k !== 'port');
   if (extra.length > 0) return { error: `bad request: unknown field ${JSON.stringify(extra[0])}` };
   const port = (value as { port?: unknown }).port;
-  if (typeof port !== 'string' || !NAME_RE.test(port)) return { error: 'bad request: "port" must be a port name (1-15 characters)' };
+  if (typeof port !== 'string' || !PORT_NAME_RE.test(port)) return { error: 'bad request: "port" must be a port name (1-15 characters)' };
   return { port };
 }
 
