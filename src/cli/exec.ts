@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { closeSync } from 'node:fs';
 import { constants } from 'node:os';
-import { isNativeError, native } from '../native/index.js';
+import { FdRequestError, requestFd, type FdAnswer } from '../ports/fd-client.js';
 import { CliError } from './client.js';
 
 /** ExecWithFdOptions are the arguments of execWithFd. */
@@ -50,11 +50,11 @@ function replyError(reply: Buffer): string {
 
 /** requestPortFd asks tapwired's fd socket for an fd of `port`; it throws a CliError naming why none came. */
 export function requestPortFd(socketPath: string, port: string, timeoutMs: number = EXEC_REQUEST_TIMEOUT_MS): number {
-  let answer: { fd: number | null; reply: Buffer };
+  let answer: FdAnswer;
   try {
-    answer = native().requestFd(socketPath, Buffer.from(JSON.stringify({ port }) + '\n'), timeoutMs);
+    answer = requestFd(socketPath, port, timeoutMs);
   } catch (e) {
-    if (isNativeError(e)) {
+    if (e instanceof FdRequestError) {
       throw new CliError(`cannot get an fd for port "${port}" from ${socketPath}: ${HINTS[e.code] ?? e.message}`, e.code);
     }
     throw e;
