@@ -175,7 +175,7 @@ export async function routeLookupBench(opts: RouteLookupOptions = {}): Promise<{
     k[0] = (rnd() * 4294967296) | 0;
     return rnd() < 0.5 ? 24 : 8 + ((rnd() * 25) | 0);
   });
-  const allocations = [0, 1, 2, 3].map(() => (0x20000000 | ((rnd() * 0x20000000) | 0)) | 0);
+  const allocations = [0, 1, 2, 3].map(() => 0x20000000 | ((rnd() * 0x20000000) | 0) | 0);
   const set6 = makeRoutes(n, 4, (k) => {
     k[0] = allocations[(rnd() * allocations.length) | 0]!;
     for (let w = 1; w < 4; w++) k[w] = (rnd() * 4294967296) | 0;

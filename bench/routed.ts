@@ -15,7 +15,6 @@ import { api } from '../test/helpers/curl.js';
 
 const ROUNDS = 2;
 const PORT = '5202';
-const R1 = '10.91.1.1';
 const R2 = '10.91.2.1';
 
 /** RoutedFigures are the routed TCP figures of one run, in Gb/s (null when a rig failed). */

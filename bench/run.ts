@@ -762,7 +762,9 @@ export function formatUdpDetail(results: Record<SwitchName, SwitchResult>): stri
 }
 
 function formatTargets(targets: Target[]): string {
-  return targets.map((t) => `${t.pass === null ? 'UNKNOWN' : t.pass ? 'PASS' : 'FAIL'}  ${t.name}  (${t.unit === undefined ? formatRatio(t.value) : `${t.value?.toFixed(1) ?? 'n/a'} ${t.unit}`})`).join('\n');
+  return targets
+    .map((t) => `${t.pass === null ? 'UNKNOWN' : t.pass ? 'PASS' : 'FAIL'}  ${t.name}  (${t.unit === undefined ? formatRatio(t.value) : `${t.value?.toFixed(1) ?? 'n/a'} ${t.unit}`})`)
+    .join('\n');
 }
 
 /** resultsDir is bench-results/ at the repository root (git-ignored). */
@@ -772,7 +774,10 @@ function resultsDir(): string {
 
 /** isoBasic is an ISO 8601 time in basic format (no colons, so safe in file names): 20250102T030405Z. */
 export function isoBasic(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 function writeReport(report: unknown, started: Date): string {

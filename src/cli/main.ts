@@ -68,22 +68,22 @@ const OPTION_HELP: Record<OptionName, string> = {
   url: '--url URL          use the TCP API at URL instead, e.g. http://10.0.0.1:7070 (env TAPWIRE_URL)',
   'token-file': '--token-file FILE  the bearer token for --url (env TAPWIRE_TOKEN_FILE)',
   json: "--json             print the server's JSON instead of tables",
-  help: '-h, --help         print help; after a command, that command\'s help',
+  help: "-h, --help         print help; after a command, that command's help",
   aging: '--aging SECONDS    how long a learned MAC stays without traffic (default 300)',
   'fdb-max': '--fdb-max N        the most MACs the bridge learns (default 8192)',
-  force: '--force            also delete the bridge\'s ports (else a bridge with ports is refused)',
+  force: "--force            also delete the bridge's ports (else a bridge with ports is refused)",
   kind: '--kind KIND        the kind of port: tap (a TAP the daemon makes), vm (a persistent TAP for an emulator) or netdev (an existing interface)',
   owner: '--owner USER       vm: the user (name or uid) who may attach an emulator to the TAP; socket: who owns the socket file',
-  group: '--group GROUP      vm: the group (name or gid) whose members may attach an emulator to the TAP; socket: the socket file\'s group',
+  group: "--group GROUP      vm: the group (name or gid) whose members may attach an emulator to the TAP; socket: the socket file's group",
   path: '--path PATH        socket: the unix socket the daemon listens on (QEMU: -netdev stream,server=off,addr.type=unix,addr.path=PATH)',
   mode: '--mode MODE        socket: the framing, stream (the default; QEMU -netdev stream) or dgram (QEMU -netdev dgram)',
-  ifname: '--ifname IFNAME     netdev: the existing interface (in the daemon\'s namespace) to switch',
+  ifname: "--ifname IFNAME     netdev: the existing interface (in the daemon's namespace) to switch",
   netns: '--netns NS         move the netdev (of a TAP port or a link) into this existing network namespace',
-  address: '--address CIDR     an address, e.g. 10.0.0.1/24 (repeatable): on the netdev of a port or link; the router\'s own on a router interface',
-  mac: '--mac MAC          the MAC address: of a port\'s netdev (vm: suggested to the guest), or the router\'s on a bridge interface',
+  address: "--address CIDR     an address, e.g. 10.0.0.1/24 (repeatable): on the netdev of a port or link; the router's own on a router interface",
+  mac: "--mac MAC          the MAC address: of a port's netdev (vm: suggested to the guest), or the router's on a bridge interface",
   mtu: '--mtu N            the MTU (of the netdev, or of the router interface)',
   down: '--down             leave the netdev down (it is brought up by default)',
-  peer: '--peer ADDR        make the link\'s addresses of ADDR\'s family point-to-point to ADDR (the router\'s end)',
+  peer: "--peer ADDR        make the link's addresses of ADDR's family point-to-point to ADDR (the router's end)",
   route: '--route CIDR       a prefix the host side sends into the link, e.g. 10.0.0.0/8 (repeatable)',
   bridge: '--bridge BRIDGE    the bridge the router interface joins (the router gets a port there)',
   link: '--link LINK        the link the router interface routes over',
@@ -334,12 +334,12 @@ const COMMANDS: Record<string, Command> = {
   }),
   'router iface add': command({
     synopsis: 'router iface add NAME (--bridge BRIDGE | --link LINK) --address CIDR... [--mac MAC] [--ra] [--mtu N]',
-    summary: 'create a router interface on a bridge or a link, with the router\'s own addresses',
+    summary: "create a router interface on a bridge or a link, with the router's own addresses",
     args: ['name'],
     options: ['bridge', 'link', 'address', 'mac', 'ra', 'mtu'],
     run: async (c, { name }, v) => {
       if ((v.bridge === undefined) === (v.link === undefined)) throw new UsageError('router iface add needs one of --bridge or --link');
-      if (v.address === undefined) throw new UsageError('router iface add needs --address (the router\'s own, e.g. 10.0.0.254/24)');
+      if (v.address === undefined) throw new UsageError("router iface add needs --address (the router's own, e.g. 10.0.0.254/24)");
       const r = await c.addRouterInterface({
         name,
         bridge: v.bridge,
@@ -475,7 +475,11 @@ function commandsHelp(commands: readonly Command[]): string {
 }
 
 function groupHelp(group: string): string {
-  return commandsHelp(Object.entries(COMMANDS).filter(([k]) => k.startsWith(`${group} `)).map(([, c]) => c));
+  return commandsHelp(
+    Object.entries(COMMANDS)
+      .filter(([k]) => k.startsWith(`${group} `))
+      .map(([, c]) => c),
+  );
 }
 
 // target reads where tapwired is: flags first, then the environment, then the default socket. A token is read
@@ -513,7 +517,7 @@ const EXEC_HELP = [
   `  tapwire ${EXEC_SYNOPSIS}`,
   '      run COMMAND (an emulator) with the TAP of vm port PORT as its fd 3, e.g.',
   '      tapwire exec --port vm1 -- qemu-system-x86_64 ... -netdev tap,id=n0,fd=3 -device virtio-net-pci,netdev=n0',
-  '      tapwired passes the fd if you are root, the port\'s owner or in its group; COMMAND runs as you.',
+  "      tapwired passes the fd if you are root, the port's owner or in its group; COMMAND runs as you.",
   '',
   'Options:',
   '  --port PORT        the vm port',
@@ -600,7 +604,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     if (values.help === true) return print(help);
 
     for (const t of tokens) {
-      if (t.kind === 'option' && !GLOBAL.includes(t.name as OptionName) && !(cmd.options ?? []).includes(t.name as OptionName)) {
+      if (t.kind === 'option' && !GLOBAL.includes(t.name) && !(cmd.options ?? []).includes(t.name)) {
         throw new UsageError(`${key} does not take ${t.rawName}`);
       }
     }

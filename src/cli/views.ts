@@ -74,7 +74,7 @@ export function portDetails(p: Port): string {
   const drops = Object.entries(c.drops ?? {}).filter(([, n]) => n > 0);
   const extra = Object.entries(p)
     .filter(([k, v]) => !PORT_FIELDS.has(k) && v !== undefined && v !== null && typeof v !== 'object')
-    .map(([k, v]): [string, string] => [k, String(v)]);
+    .map(([k, v]): [string, string] => [k, String(v as string | number | boolean)]);
   return renderFields([
     ['name', p.name],
     ['bridge', p.bridge],

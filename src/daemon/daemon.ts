@@ -41,7 +41,12 @@ export class Daemon {
     private readonly log: Logger,
     private readonly store: StateStore | undefined,
   ) {
-    this.reconcile = new Reconciler(plane, log, (retry) => this.serial(retry), () => this.desired);
+    this.reconcile = new Reconciler(
+      plane,
+      log,
+      (retry) => this.serial(retry),
+      () => this.desired,
+    );
   }
 
   /** onPortEvent calls `listener` with every port state change the data plane reports (a peer or an
@@ -81,7 +86,14 @@ export class Daemon {
     if (dropped > 0) this.store?.save(state.toSaved());
     this.reconcile.retryWhilePending();
     this.log.info(
-      { bridges: state.bridges.size, ports: state.portCount(), links: state.links.size, routerInterfaces: state.interfaces.size, routes: state.routes.size, pending: this.reconcile.pendingCount() },
+      {
+        bridges: state.bridges.size,
+        ports: state.portCount(),
+        links: state.links.size,
+        routerInterfaces: state.interfaces.size,
+        routes: state.routes.size,
+        pending: this.reconcile.pendingCount(),
+      },
       'state restored',
     );
   }
@@ -164,7 +176,11 @@ export class Daemon {
       const next = this.desired.removePort(bridge, name);
       const b = this.desired.bridge(bridge);
       const saved = b.ports.find((p) => p.name === name)!;
-      const applied = await this.reconcile.removePort(bridge, saved, b.fdb.filter((f) => f.port === name));
+      const applied = await this.reconcile.removePort(
+        bridge,
+        saved,
+        b.fdb.filter((f) => f.port === name),
+      );
       await this.commit(next, applied);
       this.log.info({ bridge, port: name, pending: applied.pending }, 'port removed');
     });
@@ -375,17 +391,19 @@ export class Daemon {
   /** router sums up the router: how many interfaces and routes it has now (those waiting to be rebuilt
    * not counted) and its counters. */
   async router(): Promise<RouterStatus> {
-    const [interfaces, routes] = await Promise.all([
-      this.plane.call<RouterInterfaceInfo[]>({ op: 'listRouterInterfaces' }),
-      this.plane.call<RouteInfo[]>({ op: 'listRoutes' }),
-    ]);
+    const [interfaces, routes] = await Promise.all([this.plane.call<RouterInterfaceInfo[]>({ op: 'listRouterInterfaces' }), this.plane.call<RouteInfo[]>({ op: 'listRoutes' })]);
     return { interfaces: interfaces.length, routes: routes.length, counters: this.plane.counters.readRouter() };
   }
 
   /** vmFd answers `tapwire exec`'s request for an fd of vm port `port`'s TAP (see vm-fd.ts). */
   async vmFd(port: string, cred: PeerCred): Promise<FdGrant | FdRefusal> {
     const list = await this.plane.call<PortInfo[]>({ op: 'listPorts' });
-    return vmFdFor(port, list.find((x) => x.name === port), cred, this.log);
+    return vmFdFor(
+      port,
+      list.find((x) => x.name === port),
+      cred,
+      this.log,
+    );
   }
 
   /** apply builds what a topology file has and the state has not yet: bridges (with their ports), links,

@@ -88,13 +88,24 @@ export class DesiredState {
   /** EMPTY is the state of a daemon without anything. */
   static readonly EMPTY = new DesiredState(new Map(), new Map(), new Map(), new Map());
 
-  private with(parts: { bridges?: ReadonlyMap<string, SavedBridge>; links?: ReadonlyMap<string, SavedLink>; interfaces?: ReadonlyMap<string, SavedRouterInterface>; routes?: ReadonlyMap<string, SavedRoute> }): DesiredState {
+  private with(parts: {
+    bridges?: ReadonlyMap<string, SavedBridge>;
+    links?: ReadonlyMap<string, SavedLink>;
+    interfaces?: ReadonlyMap<string, SavedRouterInterface>;
+    routes?: ReadonlyMap<string, SavedRoute>;
+  }): DesiredState {
     return new DesiredState(parts.bridges ?? this.bridges, parts.links ?? this.links, parts.interfaces ?? this.interfaces, parts.routes ?? this.routes);
   }
 
   /** toSaved is the state as state.json holds it. */
   toSaved(): SavedState {
-    return { version: STATE_VERSION, bridges: [...this.bridges.values()], links: [...this.links.values()], routerInterfaces: [...this.interfaces.values()], routes: [...this.routes.values()] };
+    return {
+      version: STATE_VERSION,
+      bridges: [...this.bridges.values()],
+      links: [...this.links.values()],
+      routerInterfaces: [...this.interfaces.values()],
+      routes: [...this.routes.values()],
+    };
   }
 
   /** portCount is the number of ports over every bridge. */
@@ -220,7 +231,8 @@ export class DesiredState {
       if (other !== undefined) throw new TwError('TW_ERR_EXISTS', `link ${spec.link} already has router interface ${other.name} (one per link)`);
       spec.addresses.forEach((a, i) => {
         const address = addressOf(a.text);
-        if (link.addresses.some((h) => addressOf(h) === address)) throw new TwError('TW_ERR_VALIDATION', `routerInterface.addresses[${i}]: ${address} is the host side's address on link ${spec.link}; the router needs its own`);
+        if (link.addresses.some((h) => addressOf(h) === address))
+          throw new TwError('TW_ERR_VALIDATION', `routerInterface.addresses[${i}]: ${address} is the host side's address on link ${spec.link}; the router needs its own`);
       });
     }
     spec.addresses.forEach((a, i) => {
@@ -229,7 +241,8 @@ export class DesiredState {
       for (const o of others) {
         for (const text of o.addresses) {
           if (addressOf(text) === address) throw new TwError('TW_ERR_EXISTS', `routerInterface.addresses[${i}]: ${address} is already an address of router interface ${o.name}`);
-          if (prefixOf(parseCidr(text)).text === network) throw new TwError('TW_ERR_EXISTS', `routerInterface.addresses[${i}]: the network ${network} is already connected on router interface ${o.name}`);
+          if (prefixOf(parseCidr(text)).text === network)
+            throw new TwError('TW_ERR_EXISTS', `routerInterface.addresses[${i}]: the network ${network} is already connected on router interface ${o.name}`);
         }
       }
       if (this.routes.has(network)) throw new TwError('TW_ERR_EXISTS', `routerInterface.addresses[${i}]: the network ${network} has a static route; delete it first (one route per prefix)`);
@@ -282,7 +295,8 @@ export class DesiredState {
     const via = spec.via;
     if (via !== undefined) {
       for (const r of this.interfaces.values()) {
-        if (r.addresses.some((a) => addressOf(a) === via.text)) throw new TwError('TW_ERR_VALIDATION', `route.via ${via.text} is the router's own address on router interface ${r.name}; the next hop is another host`);
+        if (r.addresses.some((a) => addressOf(a) === via.text))
+          throw new TwError('TW_ERR_VALIDATION', `route.via ${via.text} is the router's own address on router interface ${r.name}; the next hop is another host`);
       }
     }
     const saved = savedRoute(spec);
@@ -297,7 +311,10 @@ export class DesiredState {
     }
     const egress = this.egressOf(saved);
     if (egress === undefined) {
-      throw new TwError('TW_ERR_VALIDATION', `route.via ${via?.text ?? '?'} is not on a connected network of any router interface; add an interface with an address on its network, or give route.interface`);
+      throw new TwError(
+        'TW_ERR_VALIDATION',
+        `route.via ${via?.text ?? '?'} is not on a connected network of any router interface; add an interface with an address on its network, or give route.interface`,
+      );
     }
     return { state, egress };
   }

@@ -154,7 +154,9 @@ export class Reconciler {
           continue;
         }
         if (this.ports.has(entry.port)) continue;
-        await this.plane.call({ op: 'fdbAdd', bridge: spec.name, ...entry }).catch((e: unknown) => this.log.error({ bridge: spec.name, mac: entry.mac, err: describeError(e) }, 'cannot rebuild a static FDB entry'));
+        await this.plane
+          .call({ op: 'fdbAdd', bridge: spec.name, ...entry })
+          .catch((e: unknown) => this.log.error({ bridge: spec.name, mac: entry.mac, err: describeError(e) }, 'cannot rebuild a static FDB entry'));
       }
     }
     const router = await this.restoreRouter(saved, state);

@@ -64,11 +64,13 @@ export const BridgeCounters = Type.Object(fields(BRIDGE_FIELDS, count));
 /** RouterCounters are the router's counters: packets by fate, drops by reason, ICMP sent by type. */
 export const RouterCounters = Type.Object({
   ...fields(ROUTER_FIELDS, count),
-  drops: Type.Object(optionalFields(ROUTER_DROP_REASONS, count), { description: 'Packets the router discarded, by reason (reasons that never happened are left out)', additionalProperties: false }),
-  icmpSent: Type.Array(
-    Type.Object({ family: Type.Unsafe<4 | 6>({ type: 'integer', enum: [4, 6] }), type: Type.String(), count }),
-    { description: 'ICMP messages the router sent, by family and type' },
-  ),
+  drops: Type.Object(optionalFields(ROUTER_DROP_REASONS, count), {
+    description: 'Packets the router discarded, by reason (reasons that never happened are left out)',
+    additionalProperties: false,
+  }),
+  icmpSent: Type.Array(Type.Object({ family: Type.Unsafe<4 | 6>({ type: 'integer', enum: [4, 6] }), type: Type.String(), count }), {
+    description: 'ICMP messages the router sent, by family and type',
+  }),
 });
 
 // The counters' types are the data plane's (src/dataplane/counters.ts, src/router/stats.ts), which reads
@@ -77,7 +79,13 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Assert<T extends true> = T;
 /** CountersMatch is `true` while the counter schemas describe the data plane's counter types exactly. */
 export type CountersMatch = Assert<
-  [Same<Static<typeof PortCounters>, PortCountersType>, Same<Static<typeof BridgeCounters>, BridgeCountersType>, Same<Static<typeof RouterCounters>, RouterCountersType>] extends [true, true, true] ? true : false
+  [Same<Static<typeof PortCounters>, PortCountersType>, Same<Static<typeof BridgeCounters>, BridgeCountersType>, Same<Static<typeof RouterCounters>, RouterCountersType>] extends [
+    true,
+    true,
+    true,
+  ]
+    ? true
+    : false
 >;
 
 /** Health is the answer of GET /v1/health. */
@@ -108,7 +116,9 @@ export const PortCreate = Type.Object(
       "tap: a TAP device the daemon creates and holds; vm: a persistent TAP for an emulator (QEMU, UML), owned by a user and/or group; netdev: an existing interface, switched through AF_PACKET; socket: a unix socket the daemon listens on, in QEMU's -netdev stream framing",
     ),
     path: Type.Optional(Type.String({ minLength: 2, maxLength: 107, pattern: '^/', description: 'socket: the absolute path of the socket file the daemon listens on (mode 0660)' })),
-    mode: Type.Optional(stringEnum(SOCKET_MODES, "socket: the framing, as QEMU's -netdev stream (4-byte big-endian length before each frame; the default) or -netdev dgram (one frame per datagram)")),
+    mode: Type.Optional(
+      stringEnum(SOCKET_MODES, "socket: the framing, as QEMU's -netdev stream (4-byte big-endian length before each frame; the default) or -netdev dgram (one frame per datagram)"),
+    ),
     owner: Type.Optional(described(account, 'vm: the user (name or uid) who may attach an emulator to the TAP; socket: the owner of the socket file')),
     group: Type.Optional(described(account, 'vm: the group (name or gid) whose members may attach an emulator to the TAP; socket: the group of the socket file (mode 0660)')),
     ifname: Type.Optional(described(Name, "netdev: the existing interface (in the daemon's namespace)")),

@@ -338,7 +338,8 @@ export function linkSpec(input: unknown, where = 'link'): LinkSpec {
   if (o.netns !== undefined) spec.netns = checkNetns(o.netns, `${where}.netns`);
   if (o.peer !== undefined) {
     const peer = checkIpAddress(o.peer, `${where}.peer`);
-    if (!addresses.some((a) => a.family === peer.family)) throw invalid(`${where}.peer ${peer.text} is IPv${peer.family}, but ${where}.addresses has no IPv${peer.family} address to make point-to-point`);
+    if (!addresses.some((a) => a.family === peer.family))
+      throw invalid(`${where}.peer ${peer.text} is IPv${peer.family}, but ${where}.addresses has no IPv${peer.family} address to make point-to-point`);
     if (addresses.some((a) => a.text.split('/')[0] === peer.text)) throw invalid(`${where}.peer ${peer.text} is one of ${where}.addresses; the peer is the other end`);
     spec.peer = peer;
   }
@@ -375,7 +376,8 @@ export function routerInterfaceSpec(input: unknown, where = 'routerInterface'): 
   if (o.routerAdvertisements !== undefined) {
     if (typeof o.routerAdvertisements !== 'boolean') throw invalid(`${where}.routerAdvertisements must be true or false`);
     if (o.routerAdvertisements && spec.link !== undefined) throw invalid(`${where}.routerAdvertisements is only for an interface on a bridge`);
-    if (o.routerAdvertisements && !addresses.some((a) => a.family === 6)) throw invalid(`${where}.routerAdvertisements needs an IPv6 address in ${where}.addresses (its prefix is what is advertised)`);
+    if (o.routerAdvertisements && !addresses.some((a) => a.family === 6))
+      throw invalid(`${where}.routerAdvertisements needs an IPv6 address in ${where}.addresses (its prefix is what is advertised)`);
     spec.routerAdvertisements = o.routerAdvertisements;
   }
   if (o.mtu !== undefined) spec.mtu = checkMtu(o.mtu, `${where}.mtu`, addresses);

@@ -14,7 +14,9 @@ export function vmFdFor(port: string, p: PortInfo | undefined, cred: PeerCred, l
   const member = p.gid !== undefined && (cred.gid === p.gid || (cred.groups ?? []).includes(p.gid));
   if (cred.uid !== 0 && cred.uid !== p.uid && !member) {
     log.warn({ port, uid: cred.uid, pid: cred.pid }, 'refused a vm port fd');
-    return { error: `permission denied: vm port ${port} belongs to ${p.uid !== undefined ? `uid ${p.uid}` : ''}${p.uid !== undefined && p.gid !== undefined ? ' and ' : ''}${p.gid !== undefined ? `gid ${p.gid}` : ''}` };
+    return {
+      error: `permission denied: vm port ${port} belongs to ${p.uid !== undefined ? `uid ${p.uid}` : ''}${p.uid !== undefined && p.gid !== undefined ? ' and ' : ''}${p.gid !== undefined ? `gid ${p.gid}` : ''}`,
+    };
   }
   let fd: number;
   try {

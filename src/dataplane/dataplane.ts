@@ -6,7 +6,7 @@ import { Bridge } from '../bridge/bridge.js';
 import type { Io, IoFactory } from '../ports/batch-io.js';
 import { deviceError, netdevError, socketError, vmError } from '../ports/device-errors.js';
 import type { PortDevices } from '../ports/devices.js';
-import type { Port, PortSink, PortState } from '../ports/port.js';
+import type { Port, PortSink } from '../ports/port.js';
 import { Router } from '../router/router.js';
 import { TimerWheel } from '../time/timer-wheel.js';
 import { formatMac, macBytes, parseMac } from '../wire/ethernet.js';
@@ -16,7 +16,22 @@ import { B, CounterBlock } from './counters.js';
 import { Forwarder } from './forwarder.js';
 import { bridgeInfo, linkInfo, portInfo, routerInterfaceInfo } from './info.js';
 import { type BridgeEntry, type LinkEntry, PortTable, type RouterEntry, type SwitchEntry } from './port-table.js';
-import type { PortEvent, BridgeInfo, BridgeSpec, FdbRow, LinkInfo, LinkSpec, NeighborInfo, PortInfo, PortSpec, RouteInfo, RouteSpec, RouterInterfaceInfo, RouterInterfaceSpec, SocketPortSpec } from './protocol.js';
+import type {
+  PortEvent,
+  BridgeInfo,
+  BridgeSpec,
+  FdbRow,
+  LinkInfo,
+  LinkSpec,
+  NeighborInfo,
+  PortInfo,
+  PortSpec,
+  RouteInfo,
+  RouteSpec,
+  RouterInterfaceInfo,
+  RouterInterfaceSpec,
+  SocketPortSpec,
+} from './protocol.js';
 import { WritePlan } from './write-plan.js';
 
 const DEFAULT_MTU = 1500;
@@ -55,10 +70,10 @@ export class DataPlane {
 
   constructor(private readonly deps: DataPlaneDeps) {
     this.acct = new Accounting(deps.counters);
-    let forwarder: Forwarder | undefined;
-    this.io = deps.io((port, count, errno) => forwarder!.onBatch(port, count, errno, this.io.offsets, this.io.lengths));
+    // The batch loop calls the forwarder, which needs the loop's arena: the callback finds it through `this`.
+    this.io = deps.io((port, count, errno) => this.forwarder.onBatch(port, count, errno, this.io.offsets, this.io.lengths));
     const plan = new WritePlan(this.io, this.acct);
-    forwarder = new Forwarder(this.table, plan, this.acct, this.io, {
+    const forwarder = new Forwarder(this.table, plan, this.acct, this.io, {
       clock: deps.clock,
       readFailed: (e, errno) => this.readFailed(e, errno),
       batchDone: () => this.armWake(),

@@ -32,10 +32,13 @@ const plane = new DataPlane({
   wake: (at) => {
     // One Node timer for the whole wheel, moved to its earliest deadline.
     if (wakeTimer !== undefined) clearTimeout(wakeTimer);
-    wakeTimer = setTimeout(() => {
-      wakeTimer = undefined;
-      plane.runTimers();
-    }, Math.max(0, at - performance.now()));
+    wakeTimer = setTimeout(
+      () => {
+        wakeTimer = undefined;
+        plane.runTimers();
+      },
+      Math.max(0, at - performance.now()),
+    );
   },
 });
 let wakeTimer: NodeJS.Timeout | undefined;

@@ -58,17 +58,57 @@ type RouterField = (typeof ROUTER_FIELDS)[number];
 
 // The router's counters and gauges: metric name, help, its label (if any), and per label value the field.
 const ROUTER_COUNTERS: ReadonlyArray<readonly [string, string, string | undefined, ReadonlyArray<readonly [string, RouterField]>]> = [
-  ['tapwire_router_forwarded_total', 'Packets the router forwarded, by IP family (a GSO packet counts once).', 'family', [['4', 'forwarded4'], ['6', 'forwarded6']]],
-  ['tapwire_router_delivered_total', 'Packets addressed to the router itself that it handled (echo requests), by IP family.', 'family', [['4', 'delivered4'], ['6', 'delivered6']]],
+  [
+    'tapwire_router_forwarded_total',
+    'Packets the router forwarded, by IP family (a GSO packet counts once).',
+    'family',
+    [
+      ['4', 'forwarded4'],
+      ['6', 'forwarded6'],
+    ],
+  ],
+  [
+    'tapwire_router_delivered_total',
+    'Packets addressed to the router itself that it handled (echo requests), by IP family.',
+    'family',
+    [
+      ['4', 'delivered4'],
+      ['6', 'delivered6'],
+    ],
+  ],
   ['tapwire_router_fragments_created_total', 'IPv4 fragments the router made for packets without DF larger than the egress MTU.', undefined, [['', 'fragmentsCreated']]],
-  ['tapwire_router_arp_packets_total', 'ARP packets the router received and sent.', 'direction', [['received', 'arpReceived'], ['sent', 'arpSent']]],
-  ['tapwire_router_ndp_packets_total', 'NDP messages the router received and sent (router advertisements included).', 'direction', [['received', 'ndpReceived'], ['sent', 'ndpSent']]],
+  [
+    'tapwire_router_arp_packets_total',
+    'ARP packets the router received and sent.',
+    'direction',
+    [
+      ['received', 'arpReceived'],
+      ['sent', 'arpSent'],
+    ],
+  ],
+  [
+    'tapwire_router_ndp_packets_total',
+    'NDP messages the router received and sent (router advertisements included).',
+    'direction',
+    [
+      ['received', 'ndpReceived'],
+      ['sent', 'ndpSent'],
+    ],
+  ],
   ['tapwire_router_ra_sent_total', 'IPv6 router advertisements the router sent.', undefined, [['', 'raSent']]],
   ['tapwire_router_icmp_rate_limited_total', 'ICMP errors the router did not send because its rate limit was reached.', undefined, [['', 'icmpRateLimited']]],
 ];
 const ROUTER_GAUGES: ReadonlyArray<readonly [string, string, string | undefined, ReadonlyArray<readonly [string, RouterField]>]> = [
-  ['tapwire_router_neighbors', 'Entries in the router\'s ARP/NDP cache now.', undefined, [['', 'neighborEntries']]],
-  ['tapwire_router_routes', 'Routes in the router\'s table now (connected and static), by IP family.', 'family', [['4', 'routes4'], ['6', 'routes6']]],
+  ['tapwire_router_neighbors', "Entries in the router's ARP/NDP cache now.", undefined, [['', 'neighborEntries']]],
+  [
+    'tapwire_router_routes',
+    "Routes in the router's table now (connected and static), by IP family.",
+    'family',
+    [
+      ['4', 'routes4'],
+      ['6', 'routes6'],
+    ],
+  ],
 ];
 
 const PORT_LABELS = ['bridge', 'port', 'kind'] as const;
@@ -285,10 +325,7 @@ export class Metrics {
    * that matched no route.
    */
   observeRequest(method: string, route: string, statusCode: number, seconds: number): void {
-    this.requestDuration.observe(
-      { method: method.toUpperCase(), route: route === '' ? UNMATCHED_ROUTE : route, status_code: String(statusCode) },
-      seconds,
-    );
+    this.requestDuration.observe({ method: method.toUpperCase(), route: route === '' ? UNMATCHED_ROUTE : route, status_code: String(statusCode) }, seconds);
   }
 
   /** render reads the daemon's counters and returns every metric in the Prometheus text format. */

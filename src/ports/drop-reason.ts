@@ -94,9 +94,7 @@ export type RouterDropReason = (typeof ROUTER_DROP_REASONS)[number];
 export type DropReason = (typeof DROP_REASONS)[number];
 
 /** DROP_INDEX maps a reason to its counter slot. */
-export const DROP_INDEX: Readonly<Record<DropReason, number>> = Object.fromEntries(
-  DROP_REASONS.map((r, i) => [r, i]),
-) as Record<DropReason, number>;
+export const DROP_INDEX: Readonly<Record<DropReason, number>> = Object.fromEntries(DROP_REASONS.map((r, i) => [r, i])) as Record<DropReason, number>;
 
 /** AnyDropReason is any reason of the closed set, wherever it is counted. */
 export type AnyDropReason = DropReason | RouterDropReason;

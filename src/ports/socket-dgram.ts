@@ -38,7 +38,6 @@ export async function openDgramSocketPort(spec: DgramSocketSpec, events: SocketE
   let connected = false;
   let closed = false;
   let resumeTimer: NodeJS.Timeout | undefined;
-  let rx: Uint8Array | undefined;
   const options: { path: string; mode: number; uid?: number; gid?: number } = { path: spec.path, mode: 0o660 };
   if (spec.uid !== undefined) options.uid = spec.uid;
   if (spec.gid !== undefined) options.gid = spec.gid;
@@ -50,7 +49,7 @@ export async function openDgramSocketPort(spec: DgramSocketSpec, events: SocketE
       connected = true;
       events.peer(true);
     }
-    const buf = rx!;
+    const buf = rx;
     const offsets = sock.rxOffsets;
     const lengths = sock.rxLengths;
     const truncated = sock.rxTruncated;
@@ -71,7 +70,8 @@ export async function openDgramSocketPort(spec: DgramSocketSpec, events: SocketE
     }
   };
   const sock: UnixDgram = new (native().UnixDgram)(options, onFrames);
-  rx = new Uint8Array(sock.rxBuffer);
+  // onFrames runs from the event loop only, after this line: it sees the arena.
+  const rx = new Uint8Array(sock.rxBuffer);
 
   return {
     path: spec.path,

@@ -77,7 +77,7 @@ export function makeIface(id: number, cfg: RouterInterfaceConfig): Iface {
 export function sameSubnet4(a: V4Address, addr: number): boolean {
   if (a.prefixLength === 0) return true;
   const mask = (0xffffffff << (32 - a.prefixLength)) >>> 0;
-  return ((a.addr & mask) >>> 0) === ((addr & mask) >>> 0);
+  return (a.addr & mask) >>> 0 === (addr & mask) >>> 0;
 }
 
 /** inSubnet6 tells whether the 16-byte `addr` lies in the subnet of interface address `a`. */

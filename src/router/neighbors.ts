@@ -318,17 +318,7 @@ export class NeighborCache<P> {
     return e.mac;
   }
 
-  private miss(
-    e: Entry<P> | undefined,
-    iface: number,
-    family: 4 | 6,
-    key: number,
-    v4: number,
-    v6src: Uint8Array | null,
-    now: number,
-    packet: P | undefined,
-    off = 0,
-  ): number {
+  private miss(e: Entry<P> | undefined, iface: number, family: 4 | 6, key: number, v4: number, v6src: Uint8Array | null, now: number, packet: P | undefined, off = 0): number {
     if (e === undefined) {
       if (!this.makeRoom()) {
         this.stats.refused++;
@@ -400,17 +390,7 @@ export class NeighborCache<P> {
     this.schedule(e);
   }
 
-  private createLearned(
-    iface: number,
-    family: 4 | 6,
-    key: number,
-    v4: number,
-    v6src: Uint8Array | null,
-    off: number,
-    mac: number,
-    now: number,
-    how: LearnHow,
-  ): void {
+  private createLearned(iface: number, family: 4 | 6, key: number, v4: number, v6src: Uint8Array | null, off: number, mac: number, now: number, how: LearnHow): void {
     if (!this.makeRoom()) {
       this.stats.refused++;
       return;

@@ -120,9 +120,7 @@ class LpmTrie {
 
   /** byteLength is the memory held by the trie and its prefix map, for reports. */
   get byteLength(): number {
-    return (
-      this.pool.byteLength + this.rootSrc.byteLength + this.src.byteLength + this.nPfx.byteLength * 2 + this.map.byteLength
-    );
+    return this.pool.byteLength + this.rootSrc.byteLength + this.src.byteLength + this.nPfx.byteLength * 2 + this.map.byteLength;
   }
 
   /** insert stores this.k (masked) / len -> value; it returns the old value or -1. */

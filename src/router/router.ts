@@ -180,7 +180,11 @@ export class Router {
 
   /** addRoute adds a static route. */
   addRoute(req: { family: 4 | 6; prefix: Uint8Array; prefixLength: number; via?: Uint8Array; iface?: number }): Route {
-    const r = this.routes.addStatic(req, (f, a) => this.isOwn(f, a), (id) => this.interfaceName(id));
+    const r = this.routes.addStatic(
+      req,
+      (f, a) => this.isOwn(f, a),
+      (id) => this.interfaceName(id),
+    );
     this.publishGauges();
     return r;
   }

@@ -284,6 +284,6 @@ export class TimerWheel {
     }
     ats.length = seqs.length = nodes.length = k;
     this.dead = 0;
-    for (let i = ((k - 2) >> 2); i >= 0; i--) this.siftDown(ats[i]!, seqs[i]!, nodes[i]!, i);
+    for (let i = (k - 2) >> 2; i >= 0; i--) this.siftDown(ats[i]!, seqs[i]!, nodes[i]!, i);
   }
 }

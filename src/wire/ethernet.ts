@@ -56,14 +56,7 @@ export function isGroupMacAt(buf: Uint8Array, off: number): boolean {
  * link-local group a bridge must never relay (STP, LACP, 802.1X, LLDP, pause frames).
  */
 export function isReservedGroupAt(buf: Uint8Array, off: number): boolean {
-  return (
-    buf[off] === 0x01 &&
-    buf[off + 1] === 0x80 &&
-    buf[off + 2] === 0xc2 &&
-    buf[off + 3] === 0x00 &&
-    buf[off + 4] === 0x00 &&
-    (buf[off + 5]! & 0xf0) === 0
-  );
+  return buf[off] === 0x01 && buf[off + 1] === 0x80 && buf[off + 2] === 0xc2 && buf[off + 3] === 0x00 && buf[off + 4] === 0x00 && (buf[off + 5]! & 0xf0) === 0;
 }
 
 /** isZeroMacAt tells whether the address at `off` is 00:00:00:00:00:00, never a valid source. */
@@ -86,7 +79,10 @@ export function isMac(text: string): boolean {
 
 /** formatMac turns a key into lower-case colon notation. */
 export function formatMac(key: number): string {
-  return key.toString(16).padStart(12, '0').replace(/(..)(?!$)/g, '$1:');
+  return key
+    .toString(16)
+    .padStart(12, '0')
+    .replace(/(..)(?!$)/g, '$1:');
 }
 
 /** macBytes turns a key into six bytes. */

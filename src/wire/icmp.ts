@@ -5,19 +5,7 @@
 // 3.2.2.6 asks that Record Route and Timestamp be carried over; tapwire replies without options).
 import { put16, put32 } from './bytes.js';
 import { internetChecksum } from './checksum.js';
-import {
-  IP_PROTO,
-  IPV4,
-  ipv4Check,
-  ipv4HeaderLen,
-  ipv4Id,
-  ipv4Src,
-  ipv4Tos,
-  ipv4TotalLen,
-  isIpv4FirstFragment,
-  isIpv4Fragment,
-  writeIpv4Header,
-} from './ipv4.js';
+import { IP_PROTO, IPV4, ipv4Check, ipv4HeaderLen, ipv4Id, ipv4Src, ipv4Tos, ipv4TotalLen, isIpv4FirstFragment, isIpv4Fragment, writeIpv4Header } from './ipv4.js';
 
 /** ICMP4 names the ICMP message types. */
 export const ICMP4 = {

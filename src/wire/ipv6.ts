@@ -208,7 +208,7 @@ export function formatIpv6(buf: Uint8Array, off = 0): string {
   for (let i = 0; i < 8; i++) w.push(u16(buf, off + i * 2));
   let bestAt = -1;
   let bestLen = 1; // a single zero group is not compressed (RFC 5952 4.2.2)
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (w[i] !== 0) {
       i++;
       continue;

@@ -160,7 +160,15 @@ test('tapwired: a clean stop (SIGTERM) removes its TAPs and exits 0', { timeout:
     await lab.addNs('d');
     await lab.addNs('h1');
     const daemon = await startDaemon(lab, 'd', {
-      bridges: [{ name: 'br0', ports: [{ name: lab.name('ta'), kind: 'tap' }, { name: lab.name('tb'), kind: 'tap', netns: lab.name('h1') }] }],
+      bridges: [
+        {
+          name: 'br0',
+          ports: [
+            { name: lab.name('ta'), kind: 'tap' },
+            { name: lab.name('tb'), kind: 'tap', netns: lab.name('h1') },
+          ],
+        },
+      ],
     });
     assert.match((await lab.ip('d', '-o', 'link', 'show')).stdout, new RegExp(lab.name('ta')));
     assert.equal(await daemon.stop(), 0);
@@ -178,7 +186,15 @@ test('tapwired: a topology that cannot be built stops the daemon with the reason
     await lab.addNs('d');
     await assert.rejects(
       startDaemon(lab, 'd', {
-        bridges: [{ name: 'br0', ports: [{ name: lab.name('ta'), kind: 'tap' }, { name: lab.name('tb'), kind: 'tap', netns: lab.name('nope') }] }],
+        bridges: [
+          {
+            name: 'br0',
+            ports: [
+              { name: lab.name('ta'), kind: 'tap' },
+              { name: lab.name('tb'), kind: 'tap', netns: lab.name('nope') },
+            ],
+          },
+        ],
       }),
       /does not exist/,
     );

@@ -98,10 +98,13 @@ test('control plane end to end: REST, CLI, kill -9 and restart, metrics', { time
       await lab.exec('h1', 'ping', ['-c', '2', '-i', '0.2', '-W', '3', '10.74.0.2']);
       await lab.exec('h3', 'ping', ['-c', '2', '-i', '0.2', '-W', '3', '10.75.0.4']);
       const bridges = (await curl(sock, 'GET', '/v1/bridges')).body as { name: string; ports: string[] }[];
-      assert.deepEqual(bridges.map((b) => [b.name, b.ports.length]), [
-        ['br0', 2],
-        ['br1', 2],
-      ]);
+      assert.deepEqual(
+        bridges.map((b) => [b.name, b.ports.length]),
+        [
+          ['br0', 2],
+          ['br1', 2],
+        ],
+      );
     });
   } finally {
     await daemon?.stop();

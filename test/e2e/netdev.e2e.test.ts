@@ -79,7 +79,15 @@ test('netdev port: a veth with every offload off on both ends still carries TCP 
     const { vd } = await container(lab, ['10.79.1.2/24'], ['tx', 'off', 'rx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off', 'sg', 'off']);
     const tap = lab.name('th1');
     daemon = await startDaemon(lab, 'd', {
-      bridges: [{ name: 'br0', ports: [{ name: tap, kind: 'tap', netns: lab.name('h1'), addresses: ['10.79.1.1/24'] }, { name: 'c1', kind: 'netdev', ifname: vd }] }],
+      bridges: [
+        {
+          name: 'br0',
+          ports: [
+            { name: tap, kind: 'tap', netns: lab.name('h1'), addresses: ['10.79.1.1/24'] },
+            { name: 'c1', kind: 'netdev', ifname: vd },
+          ],
+        },
+      ],
     });
     await lab.exec('h1', 'ping', ['-c', '2', '-i', '0.2', '-W', '3', '10.79.1.2']);
     assert.ok((await iperf(lab, 'h1', 'c1', '10.79.1.2')) > 10_000_000, 'TCP tap (GSO frames) -> veth without offloads');
@@ -91,7 +99,12 @@ test('netdev port: a veth with every offload off on both ends still carries TCP 
     // The container's stack saw no bad checksums.
     const snmp = (await lab.exec('c1', 'cat', ['/proc/net/snmp'])).stdout;
     const tcpLines = snmp.split('\n').filter((l) => l.startsWith('Tcp:'));
-    const fields = Object.fromEntries(tcpLines[0]!.split(/\s+/).slice(1).map((k, i) => [k, Number(tcpLines[1]!.split(/\s+/)[i + 1])]));
+    const fields = Object.fromEntries(
+      tcpLines[0]!
+        .split(/\s+/)
+        .slice(1)
+        .map((k, i) => [k, Number(tcpLines[1]!.split(/\s+/)[i + 1])]),
+    );
     assert.equal(fields.InCsumErrors, 0, 'no TCP checksum errors in the container');
   } finally {
     await daemon?.stop();

@@ -86,8 +86,14 @@ test('router end to end: two bridges and a TUN link', { timeout: 300_000 }, asyn
       const r = await router();
       assert.ok(r.counters.forwarded4 >= 4 && r.counters.forwarded6 >= 2, JSON.stringify(r.counters));
       const neighbors = (await api(sock, 'GET', '/v1/neighbors')) as { address: string; interface: string; mac: string | null }[];
-      assert.ok(neighbors.some((n) => n.address === '10.81.1.1' && n.interface === 'ra' && n.mac !== null), JSON.stringify(neighbors));
-      assert.ok(neighbors.some((n) => n.address === 'fd81:2::1' && n.interface === 'rb'), JSON.stringify(neighbors));
+      assert.ok(
+        neighbors.some((n) => n.address === '10.81.1.1' && n.interface === 'ra' && n.mac !== null),
+        JSON.stringify(neighbors),
+      );
+      assert.ok(
+        neighbors.some((n) => n.address === 'fd81:2::1' && n.interface === 'rb'),
+        JSON.stringify(neighbors),
+      );
     });
 
     await t.test('a namespace behind the TUN link is reached through static routes', async () => {

@@ -186,7 +186,7 @@ test('emulator ports: vm (QEMU virtio-net and e1000, UML, restart), tapwire exec
       const t0 = Date.now();
       const r = await runMarked(asUser(NOBODY, NOBODY), 180_000);
       assert.ok(r.pass, `${r.line}\n${r.output}`);
-      assert.equal(r.code, 0, 'tapwire exec exits with the emulator\'s status');
+      assert.equal(r.code, 0, "tapwire exec exits with the emulator's status");
       await transfers('10.78.0.14');
       tt.diagnostic(`QEMU as uid ${NOBODY} through tapwire exec: PASS in ${Date.now() - t0} ms`);
     });

@@ -112,13 +112,7 @@ export function daemonFiles(lab: Lab): DaemonFiles {
  * `ready`. It gets its own socket and state directory (pass `files` again to restart on the same state)
  * and the extra `args`.
  */
-export async function startDaemon(
-  lab: Lab,
-  ns: string,
-  topology: unknown,
-  env: Record<string, string> = {},
-  options: { files?: DaemonFiles; args?: string[] } = {},
-): Promise<RunningDaemon> {
+export async function startDaemon(lab: Lab, ns: string, topology: unknown, env: Record<string, string> = {}, options: { files?: DaemonFiles; args?: string[] } = {}): Promise<RunningDaemon> {
   const files = options.files ?? daemonFiles(lab);
   const args = [MAIN, '--socket', files.socket, '--state-dir', files.stateDir, ...(options.args ?? [])];
   if (topology !== undefined) {

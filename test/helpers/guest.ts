@@ -167,15 +167,22 @@ export function qemuArgv(o: QemuOptions): string[] {
   const append = ['console=ttyS0', 'quiet', 'panic=-1', ...guestArgs(o.params)].join(' ');
   return [
     o.qemu ?? 'qemu-system-x86_64',
-    '-accel', 'tcg',
+    '-accel',
+    'tcg',
     '-nodefaults',
-    '-display', 'none',
-    '-serial', 'stdio',
+    '-display',
+    'none',
+    '-serial',
+    'stdio',
     '-no-reboot',
-    '-m', String(o.memMb ?? 256),
-    '-kernel', o.image.kernel,
-    '-initrd', o.image.initrd,
-    '-append', append,
+    '-m',
+    String(o.memMb ?? 256),
+    '-kernel',
+    o.image.kernel,
+    '-initrd',
+    o.image.initrd,
+    '-append',
+    append,
     ...o.netdev,
     ...(o.extraArgs ?? []),
   ];
@@ -217,7 +224,11 @@ export class RunningGuest {
   private readonly timer: NodeJS.Timeout;
   private readonly child: ChildProcess;
 
-  constructor(argv: string[], o: BootOptions, private readonly cleanup: () => void = () => undefined) {
+  constructor(
+    argv: string[],
+    o: BootOptions,
+    private readonly cleanup: () => void = () => undefined,
+  ) {
     let cmd = [...argv];
     if (o.uid !== undefined || o.gid !== undefined) {
       const priv = ['setpriv'];
@@ -387,7 +398,7 @@ export async function startTcpPeer(netns: string, port: number, host = '0.0.0.0'
   const transfers: PeerTransfer[] = [];
   let waiters: { op: string; remote: string; resolve: (t: PeerTransfer) => void }[] = [];
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((r) => child.once('close', () => r()));
   const listening = new Promise<void>((resolveListening, reject) => {
     const t = setTimeout(() => reject(new Error(`tcp peer did not listen within 10 s: ${stderr}`)), 10_000);
@@ -395,7 +406,7 @@ export async function startTcpPeer(netns: string, port: number, host = '0.0.0.0'
       clearTimeout(t);
       reject(new Error(`tcp peer exited (${code}): ${stderr}`));
     });
-    createInterface({ input: child.stdout! }).on('line', (text) => {
+    createInterface({ input: child.stdout }).on('line', (text) => {
       let msg: Record<string, unknown>;
       try {
         msg = JSON.parse(text) as Record<string, unknown>;

@@ -91,7 +91,8 @@ async function rejects(c: Ctx, method: Method, url: string, payload: unknown, st
 
 const ZERO = { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, rxGsoFrames: 0, txGsoFrames: 0, rxBatches: 0, drops: {} };
 const names = (xs: unknown) => (xs as Json[]).map((x) => x.name);
-const routesOf = (xs: unknown) => (xs as Json[]).map((r) => `${r.prefix} ${r.via ?? '-'} ${r.interface} ${r.kind}${r.pending === true ? ' pending' : ''}`).sort();
+const routesOf = (xs: unknown) =>
+  (xs as Json[]).map((r) => `${String(r.prefix)} ${typeof r.via === 'string' ? r.via : '-'} ${String(r.interface)} ${String(r.kind)}${r.pending === true ? ' pending' : ''}`).sort();
 
 describe('router API', () => {
   let c: Ctx;
@@ -129,7 +130,10 @@ describe('router API', () => {
     ]);
     assert.equal((await call(c, 'DELETE', '/v1/links/tun1')).status, 204);
     assert.equal((await call(c, 'GET', '/v1/links/tun1')).status, 404);
-    assert.deepEqual((JSON.parse(readFileSync(c.store.path, 'utf8')) as { links: Json[] }).links.map((x) => x.name), ['tun0']);
+    assert.deepEqual(
+      (JSON.parse(readFileSync(c.store.path, 'utf8')) as { links: Json[] }).links.map((x) => x.name),
+      ['tun0'],
+    );
   });
 
   test('links: each kind of bad input, 404 and 409 change nothing', async () => {
@@ -141,10 +145,26 @@ describe('router API', () => {
     await rejects(c, 'POST', url, { name: 'tun2', kind: 'tun', addresses: ['10.9.1.1'] }, 400, 'TW_ERR_VALIDATION', /addresses/);
     await rejects(c, 'POST', url, { name: 'tun2', kind: 'tun', addresses: ['10.9.1.256/24'] }, 400, 'TW_ERR_VALIDATION', /addresses\[0\]/);
     await rejects(c, 'POST', url, { name: 'tun2', kind: 'tun', addresses: ['10.9.1.1/30'], peer: '10.9.1.2/30' }, 400, 'TW_ERR_VALIDATION', /peer/);
-    await rejects(c, 'POST', url, { name: 'tun2', kind: 'tun', addresses: ['10.9.1.1/30'], peer: 'fd00::2' }, 400, 'TW_ERR_VALIDATION', /link\.peer fd00::2 is IPv6, but link\.addresses has no IPv6 address/);
+    await rejects(
+      c,
+      'POST',
+      url,
+      { name: 'tun2', kind: 'tun', addresses: ['10.9.1.1/30'], peer: 'fd00::2' },
+      400,
+      'TW_ERR_VALIDATION',
+      /link\.peer fd00::2 is IPv6, but link\.addresses has no IPv6 address/,
+    );
     await rejects(c, 'POST', url, { name: 'tun2', kind: 'tun', mtu: 65522 }, 400, 'TW_ERR_VALIDATION', /mtu/);
     await rejects(c, 'POST', url, { name: 'tun2', kind: 'tun', addresses: ['fd00::1/64'], mtu: 1200 }, 400, 'TW_ERR_VALIDATION', /link\.mtu must be at least 1280 with IPv6/);
-    await rejects(c, 'POST', url, { name: 'tun2', kind: 'tun', routes: ['10.1.2.3/16'] }, 400, 'TW_ERR_VALIDATION', /link\.routes\[0\]: 10\.1\.2\.3\/16 has host bits set; the prefix is 10\.1\.0\.0\/16/);
+    await rejects(
+      c,
+      'POST',
+      url,
+      { name: 'tun2', kind: 'tun', routes: ['10.1.2.3/16'] },
+      400,
+      'TW_ERR_VALIDATION',
+      /link\.routes\[0\]: 10\.1\.2\.3\/16 has host bits set; the prefix is 10\.1\.0\.0\/16/,
+    );
     await rejects(c, 'POST', url, { name: 'tun2', kind: 'tun', netns: 'nowhere' }, 400, 'TW_ERR_VALIDATION', /nowhere does not exist/);
     await rejects(c, 'POST', url, { name: 'tun0', kind: 'tun' }, 409, 'TW_ERR_EXISTS', /link tun0 already exists/);
     // Ports, links and router interfaces share one name space, both ways.
@@ -194,10 +214,26 @@ describe('router API', () => {
     await rejects(c, 'POST', url, { name: 'r1', bridge: 'br1', addresses: ['10.1.0.0/24'] }, 400, 'TW_ERR_VALIDATION', /10\.1\.0\.0 is the network address of 10\.1\.0\.0\/24/);
     await rejects(c, 'POST', url, { name: 'r1', bridge: 'br1', addresses: ['10.1.0.254/24'], vlan: 1 }, 400, 'TW_ERR_VALIDATION', /unknown field "vlan"/);
     await rejects(c, 'POST', url, { name: 'r1', bridge: 'br1', addresses: ['10.1.0.254/24'], mac: '01:00:5e:00:00:01' }, 400, 'TW_ERR_VALIDATION', /unicast/);
-    await rejects(c, 'POST', url, { name: 'r1', bridge: 'br1', addresses: ['10.1.0.254/24'], routerAdvertisements: true }, 400, 'TW_ERR_VALIDATION', /routerAdvertisements needs an IPv6 address/);
+    await rejects(
+      c,
+      'POST',
+      url,
+      { name: 'r1', bridge: 'br1', addresses: ['10.1.0.254/24'], routerAdvertisements: true },
+      400,
+      'TW_ERR_VALIDATION',
+      /routerAdvertisements needs an IPv6 address/,
+    );
     await ok(c, 'POST', '/v1/links', { name: 'tun1', kind: 'tun', addresses: ['10.8.0.1/30'] }, 201);
     await rejects(c, 'POST', url, { name: 'r1', link: 'tun1', addresses: ['10.8.0.2/30'], mac: '02:00:00:00:00:01' }, 400, 'TW_ERR_VALIDATION', /mac is only for an interface on a bridge/);
-    await rejects(c, 'POST', url, { name: 'r1', link: 'tun1', addresses: ['fd08::2/64'], routerAdvertisements: true }, 400, 'TW_ERR_VALIDATION', /routerAdvertisements is only for an interface on a bridge/);
+    await rejects(
+      c,
+      'POST',
+      url,
+      { name: 'r1', link: 'tun1', addresses: ['fd08::2/64'], routerAdvertisements: true },
+      400,
+      'TW_ERR_VALIDATION',
+      /routerAdvertisements is only for an interface on a bridge/,
+    );
     await rejects(c, 'POST', url, { name: 'r1', link: 'tun1', addresses: ['10.8.0.1/30'] }, 400, 'TW_ERR_VALIDATION', /10\.8\.0\.1 is the host side's address on link tun1/);
     await rejects(c, 'POST', url, { name: 'r1', bridge: 'nope', addresses: ['10.1.0.254/24'] }, 404, 'TW_ERR_NOT_FOUND', /no bridge named nope/);
     await rejects(c, 'POST', url, { name: 'r1', link: 'nope', addresses: ['10.1.0.254/24'] }, 404, 'TW_ERR_NOT_FOUND', /no link named nope/);
@@ -208,7 +244,15 @@ describe('router API', () => {
     await rejects(c, 'POST', url, { name: 'tun1', bridge: 'br1', addresses: ['10.1.0.254/24'] }, 409, 'TW_ERR_EXISTS', /link tun1 already exists/);
     await rejects(c, 'POST', '/v1/bridges/br1/ports', { name: 'r0', kind: 'tap' }, 409, 'TW_ERR_EXISTS', /router interface r0 already exists/);
     await rejects(c, 'POST', url, { name: 'r1', bridge: 'br1', addresses: ['10.0.0.254/16'] }, 409, 'TW_ERR_EXISTS', /10\.0\.0\.254 is already an address of router interface r0/);
-    await rejects(c, 'POST', url, { name: 'r1', bridge: 'br1', addresses: ['10.0.0.253/24'] }, 409, 'TW_ERR_EXISTS', /the network 10\.0\.0\.0\/24 is already connected on router interface r0/);
+    await rejects(
+      c,
+      'POST',
+      url,
+      { name: 'r1', bridge: 'br1', addresses: ['10.0.0.253/24'] },
+      409,
+      'TW_ERR_EXISTS',
+      /the network 10\.0\.0\.0\/24 is already connected on router interface r0/,
+    );
     await rejects(c, 'GET', `${url}/nope`, undefined, 404, 'TW_ERR_NOT_FOUND', /no router interface named nope/);
     await rejects(c, 'DELETE', `${url}/nope`, undefined, 404, 'TW_ERR_NOT_FOUND', /no router interface named nope/);
     assert.equal((await call(c, 'DELETE', '/v1/links/tun1')).status, 204);
@@ -248,7 +292,10 @@ describe('router API', () => {
     assert.ok(Array.isArray(counters.icmpSent) && (counters.icmpSent as Json[]).some((i) => i.family === 6 && i.type === 'packet_too_big'));
     assert.equal((await call(c, 'DELETE', `/v1/routes?prefix=${encodeURIComponent('0.0.0.0/0')}`)).status, 204);
     assert.equal((await call(c, 'DELETE', '/v1/routes?prefix=FD64:0::/48')).status, 204, 'the prefix is compared in its canonical form');
-    assert.deepEqual((JSON.parse(readFileSync(c.store.path, 'utf8')) as { routes: Json[] }).routes.map((r) => r.prefix), ['10.100.0.0/16', '192.168.0.0/16']);
+    assert.deepEqual(
+      (JSON.parse(readFileSync(c.store.path, 'utf8')) as { routes: Json[] }).routes.map((r) => r.prefix),
+      ['10.100.0.0/16', '192.168.0.0/16'],
+    );
   });
 
   test('routes: bad input, next hops off-link, duplicates and connected prefixes change nothing', async () => {
@@ -267,7 +314,15 @@ describe('router API', () => {
     await rejects(c, 'POST', url, { prefix: '10.100.0.0/16', via: '10.0.0.1' }, 409, 'TW_ERR_EXISTS', /a static route for 10\.100\.0\.0\/16 already exists/);
     await rejects(c, 'POST', url, { prefix: '10.0.0.0/24', via: '10.9.0.1' }, 409, 'TW_ERR_EXISTS', /10\.0\.0\.0\/24 is the connected network of router interface r0/);
     // An interface address whose network has a static route is refused too: one route per prefix.
-    await rejects(c, 'POST', '/v1/router/interfaces', { name: 'r1', bridge: 'br1', addresses: ['192.168.0.1/16'] }, 409, 'TW_ERR_EXISTS', /the network 192\.168\.0\.0\/16 has a static route/);
+    await rejects(
+      c,
+      'POST',
+      '/v1/router/interfaces',
+      { name: 'r1', bridge: 'br1', addresses: ['192.168.0.1/16'] },
+      409,
+      'TW_ERR_EXISTS',
+      /the network 192\.168\.0\.0\/16 has a static route/,
+    );
     await rejects(c, 'DELETE', `${url}?prefix=${encodeURIComponent('10.0.0.0/24')}`, undefined, 409, 'TW_ERR_IN_USE', /10\.0\.0\.0\/24 is the connected route of router interface r0/);
     await rejects(c, 'DELETE', `${url}?prefix=${encodeURIComponent('10.77.0.0/16')}`, undefined, 404, 'TW_ERR_NOT_FOUND', /no static route for 10\.77\.0\.0\/16/);
     await rejects(c, 'DELETE', `${url}?prefix=${encodeURIComponent('10.100.1.0/16')}`, undefined, 400, 'TW_ERR_VALIDATION', /host bits set/);
@@ -424,17 +479,30 @@ describe('router persistence', () => {
     const c = await start(dir);
     try {
       const links = (await ok(c, 'GET', '/v1/links', undefined, 200)) as unknown as Json[];
-      assert.deepEqual(links.map((l) => [l.name, l.state, l.netns, l.routerInterface]), [['tl', 'error', 'later', 'rl']]);
+      assert.deepEqual(
+        links.map((l) => [l.name, l.state, l.netns, l.routerInterface]),
+        [['tl', 'error', 'later', 'rl']],
+      );
       const ifaces = (await ok(c, 'GET', '/v1/router/interfaces', undefined, 200)) as unknown as Json[];
-      assert.deepEqual(ifaces.map((r) => [r.name, r.state]), [
-        ['r0', 'up'],
-        ['rl', 'error'],
+      assert.deepEqual(
+        ifaces.map((r) => [r.name, r.state]),
+        [
+          ['r0', 'up'],
+          ['rl', 'error'],
+        ],
+      );
+      assert.deepEqual(routesOf(await ok(c, 'GET', '/v1/routes', undefined, 200)), [
+        '10.0.0.0/24 - r0 connected',
+        '10.100.0.0/16 10.9.0.1 rl static pending',
+        '10.200.0.0/16 10.0.0.1 r0 static',
       ]);
-      assert.deepEqual(routesOf(await ok(c, 'GET', '/v1/routes', undefined, 200)), ['10.0.0.0/24 - r0 connected', '10.100.0.0/16 10.9.0.1 rl static pending', '10.200.0.0/16 10.0.0.1 r0 static']);
       const saved = () => JSON.parse(readFileSync(c.store.path, 'utf8')) as { links: Json[]; routerInterfaces: Json[]; routes: Json[] };
       assert.deepEqual(names(saved().links), ['tl'], 'the pending link stays saved; the invalid ones are dropped');
       assert.deepEqual(names(saved().routerInterfaces), ['rl', 'r0']);
-      assert.deepEqual(saved().routes.map((r) => r.prefix), ['10.100.0.0/16', '10.200.0.0/16']);
+      assert.deepEqual(
+        saved().routes.map((r) => r.prefix),
+        ['10.100.0.0/16', '10.200.0.0/16'],
+      );
       // Routes to a pending interface wait with it; the names of pending objects stay taken.
       const r = await ok(c, 'POST', '/v1/routes', { prefix: '10.101.0.0/16', interface: 'rl' }, 201);
       assert.equal(r.pending, true);
@@ -466,7 +534,10 @@ describe('router persistence', () => {
     );
     const c = await start(dir);
     try {
-      assert.deepEqual(((await ok(c, 'GET', '/v1/links', undefined, 200)) as unknown as Json[]).map((l) => l.state), ['up']);
+      assert.deepEqual(
+        ((await ok(c, 'GET', '/v1/links', undefined, 200)) as unknown as Json[]).map((l) => l.state),
+        ['up'],
+      );
       assert.deepEqual(routesOf(await ok(c, 'GET', '/v1/routes', undefined, 200)), ['10.100.0.0/16 10.9.0.1 rv static', '10.9.0.0/30 - rv connected']);
     } finally {
       await stop(c);

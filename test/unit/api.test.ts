@@ -99,7 +99,10 @@ describe('REST API', () => {
     r = await call(c, 'POST', '/v1/bridges', { name: 'lab.1', agingSeconds: 60, fdbMax: 100 });
     assert.equal(r.status, 201);
     r = await call(c, 'GET', '/v1/bridges');
-    assert.deepEqual((r.body as Json[]).map((b) => b.name), ['br0', 'lab.1']);
+    assert.deepEqual(
+      (r.body as Json[]).map((b) => b.name),
+      ['br0', 'lab.1'],
+    );
     r = await call(c, 'GET', '/v1/bridges/lab.1');
     assert.equal((r.body as Json).fdbMax, 100);
     r = await call(c, 'PATCH', '/v1/bridges/lab.1', { agingSeconds: 30 });
@@ -148,7 +151,10 @@ describe('REST API', () => {
     assert.equal(r.status, 201);
     assert.equal((r.body as Json).state, 'down');
     r = await call(c, 'GET', '/v1/bridges/br0/ports');
-    assert.deepEqual((r.body as Json[]).map((p) => p.name), ['p1', 'p2']);
+    assert.deepEqual(
+      (r.body as Json[]).map((p) => p.name),
+      ['p1', 'p2'],
+    );
     r = await call(c, 'GET', '/v1/bridges/br0/ports/p2');
     assert.equal((r.body as Json).mtu, 1500);
     assert.equal((await call(c, 'GET', '/v1/bridges/br0')).body && ((await call(c, 'GET', '/v1/bridges/br0')).body as Json).ports instanceof Array, true);
@@ -190,7 +196,10 @@ describe('REST API', () => {
   test('netdev ports: an existing interface joins the bridge, saved and listed like any port', async () => {
     const r = await call(c, 'POST', '/v1/bridges/br0/ports', { name: 'c1', kind: 'netdev', ifname: 'veth0' });
     assert.equal(r.status, 201, JSON.stringify(r.body));
-    assert.deepEqual({ ...(r.body as Json), counters: undefined }, { name: 'c1', bridge: 'br0', kind: 'netdev', ifname: 'veth0', addresses: [], mtu: 1500, state: 'up', counters: undefined });
+    assert.deepEqual(
+      { ...(r.body as Json), counters: undefined },
+      { name: 'c1', bridge: 'br0', kind: 'netdev', ifname: 'veth0', addresses: [], mtu: 1500, state: 'up', counters: undefined },
+    );
     const saved = JSON.parse(readFileSync(c.store.path, 'utf8')) as { bridges: { ports: unknown[] }[] };
     assert.deepEqual(saved.bridges[0]!.ports.at(-1), { name: 'c1', kind: 'netdev', ifname: 'veth0' });
     assert.equal((await call(c, 'DELETE', '/v1/bridges/br0/ports/c1')).status, 204);
@@ -366,21 +375,38 @@ describe('persistence', () => {
     const c = await start(dir);
     try {
       const ports = (await call(c, 'GET', '/v1/bridges/br0/ports')).body as Json[];
-      assert.deepEqual(ports.map((p) => [p.name, p.state]), [
-        ['p2', 'up'],
-        ['p1', 'error'],
-      ]);
+      assert.deepEqual(
+        ports.map((p) => [p.name, p.state]),
+        [
+          ['p2', 'up'],
+          ['p1', 'error'],
+        ],
+      );
       assert.equal(((await call(c, 'GET', '/v1/bridges/br0/ports/p1')).body as Json).netns, 'later');
       const saved = () => JSON.parse(readFileSync(c.store.path, 'utf8')) as { bridges: { ports: { name: string }[]; fdb: { mac: string }[] }[] };
       assert.deepEqual(saved().bridges.length, 1, 'the invalid bridge entry is dropped');
-      assert.deepEqual(saved().bridges[0]!.ports.map((p) => p.name), ['p1', 'p2'], 'the pending port stays saved; the invalid one is dropped');
-      assert.deepEqual(saved().bridges[0]!.fdb.map((f) => f.mac), ['02:00:00:00:00:aa'], 'normalized; the entry for an unknown port dropped');
+      assert.deepEqual(
+        saved().bridges[0]!.ports.map((p) => p.name),
+        ['p1', 'p2'],
+        'the pending port stays saved; the invalid one is dropped',
+      );
+      assert.deepEqual(
+        saved().bridges[0]!.fdb.map((f) => f.mac),
+        ['02:00:00:00:00:aa'],
+        'normalized; the entry for an unknown port dropped',
+      );
       await rejects(c, 'POST', '/v1/bridges/br0/ports', { name: 'p1', kind: 'tap' }, 409, 'TW_ERR_EXISTS');
       await rejects(c, 'DELETE', '/v1/bridges/br0', undefined, 409, 'TW_ERR_IN_USE');
       assert.equal((await call(c, 'DELETE', '/v1/bridges/br0/ports/p1')).status, 204);
-      assert.deepEqual(saved().bridges[0]!.ports.map((p) => p.name), ['p2']);
+      assert.deepEqual(
+        saved().bridges[0]!.ports.map((p) => p.name),
+        ['p2'],
+      );
       assert.deepEqual(saved().bridges[0]!.fdb, []);
-      assert.deepEqual(((await call(c, 'GET', '/v1/bridges/br0/ports')).body as Json[]).map((p) => p.name), ['p2']);
+      assert.deepEqual(
+        ((await call(c, 'GET', '/v1/bridges/br0/ports')).body as Json[]).map((p) => p.name),
+        ['p2'],
+      );
     } finally {
       await stop(c);
     }

@@ -185,7 +185,10 @@ test('bridge: property: forwarding matches a Map model over random frames, many 
           assert.equal(bridge.fdb.size, table.size, 'the table ages as the model does');
         }
         const expected = modelForward(table, 6, s.ingress, s.dst, s.src, now).sort((a, b) => a - b);
-        assert.deepEqual(decide(bridge, ps[s.ingress - 1]!, frame(s.dst, s.src), 0, now, drops).sort((a, b) => a - b), expected);
+        assert.deepEqual(
+          decide(bridge, ps[s.ingress - 1]!, frame(s.dst, s.src), 0, now, drops).sort((a, b) => a - b),
+          expected,
+        );
       }
     }),
     { numRuns: 400 },

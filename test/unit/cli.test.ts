@@ -230,7 +230,7 @@ test('bridge add: POST /v1/bridges with the numbers given, and shows the bridge'
   assert.match(r.stdout, /aging\s+60s/);
 });
 
-test('bridge add: without flags sends only the name; out-of-range numbers are the server\'s to judge', async () => {
+test("bridge add: without flags sends only the name; out-of-range numbers are the server's to judge", async () => {
   unix.answer('POST', '/v1/bridges', 201, BR0);
   ok(await cli('bridge', 'add', 'br0'));
   assert.deepEqual(only().body, { name: 'br0' });
@@ -262,9 +262,12 @@ test('bridge ls: an empty list is the header alone', async () => {
   assert.equal(r.stdout, 'NAME  AGING  FDB-MAX  PORTS  FDB-ENTRIES\n');
 });
 
-test('--json prints the server\'s JSON, pretty, before or after the command', async () => {
+test("--json prints the server's JSON, pretty, before or after the command", async () => {
   unix.answer('GET', '/v1/bridges', 200, [BR0, LAB]);
-  for (const args of [['--json', 'bridge', 'ls'], ['bridge', 'ls', '--json']]) {
+  for (const args of [
+    ['--json', 'bridge', 'ls'],
+    ['bridge', 'ls', '--json'],
+  ]) {
     const r = await cli(...args);
     ok(r);
     assert.equal(r.stdout, `${JSON.stringify([BR0, LAB], null, 2)}\n`);
@@ -328,8 +331,23 @@ test('bridge rm: a bridge in use gives the problem on stderr and exit 1', async 
 test('port add: POST every flag given, --address repeated, --down as up: false', async () => {
   unix.answer('POST', '/v1/bridges/br0/ports', 201, H1);
   const r = await cli(
-    'port', 'add', 'br0', 'h1', '--kind', 'tap', '--netns', 'h1', '--address', '10.0.0.1/24', '--address', 'fd00::1/64',
-    '--mac', '02:00:00:00:00:01', '--mtu', '1400', '--down',
+    'port',
+    'add',
+    'br0',
+    'h1',
+    '--kind',
+    'tap',
+    '--netns',
+    'h1',
+    '--address',
+    '10.0.0.1/24',
+    '--address',
+    'fd00::1/64',
+    '--mac',
+    '02:00:00:00:00:01',
+    '--mtu',
+    '1400',
+    '--down',
   );
   ok(r);
   const req = only();
@@ -445,7 +463,19 @@ const TUN0 = {
   routerInterface: 'ru',
   counters: { rxFrames: 50, rxBytes: 5000, txFrames: 40, txBytes: 4000, rxGsoFrames: 1, txGsoFrames: 0, rxBatches: 9, drops: { write_error: 2 } },
 };
-const TUN1 = { ...TUN0, name: 'tun1', ifname: 'tun1', netns: undefined, addresses: [], peer: undefined, routes: [], mtu: 1500, state: 'error', routerInterface: undefined, counters: H2.counters };
+const TUN1 = {
+  ...TUN0,
+  name: 'tun1',
+  ifname: 'tun1',
+  netns: undefined,
+  addresses: [],
+  peer: undefined,
+  routes: [],
+  mtu: 1500,
+  state: 'error',
+  routerInterface: undefined,
+  counters: H2.counters,
+};
 const R0 = {
   name: 'r0',
   bridge: 'br0',
@@ -466,7 +496,25 @@ const ROUTES = [
 
 test('link add: POST /v1/links with kind tun and every flag given, --address and --route repeated', async () => {
   unix.answer('POST', '/v1/links', 201, TUN0);
-  const r = await cli('link', 'add', 'tun0', '--netns', 'u', '--address', '10.9.0.1/30', '--address', 'fd09::1/64', '--peer', '10.9.0.2', '--mtu', '1400', '--route', '10.0.0.0/8', '--route', 'fd00::/16');
+  const r = await cli(
+    'link',
+    'add',
+    'tun0',
+    '--netns',
+    'u',
+    '--address',
+    '10.9.0.1/30',
+    '--address',
+    'fd09::1/64',
+    '--peer',
+    '10.9.0.2',
+    '--mtu',
+    '1400',
+    '--route',
+    '10.0.0.0/8',
+    '--route',
+    'fd00::/16',
+  );
   ok(r);
   const req = only();
   assert.equal(req.method, 'POST');
@@ -554,10 +602,25 @@ test('router iface ls / show / del, router show', async () => {
 
   unix.reset();
   const counters = {
-    forwarded4: 10, forwarded6: 4, delivered4: 2, delivered6: 1, fragmentsCreated: 0, arpReceived: 3, arpSent: 5, ndpReceived: 6, ndpSent: 7,
-    raSent: 2, icmpRateLimited: 1, neighborEntries: 3, routes4: 5, routes6: 3,
+    forwarded4: 10,
+    forwarded6: 4,
+    delivered4: 2,
+    delivered6: 1,
+    fragmentsCreated: 0,
+    arpReceived: 3,
+    arpSent: 5,
+    ndpReceived: 6,
+    ndpSent: 7,
+    raSent: 2,
+    icmpRateLimited: 1,
+    neighborEntries: 3,
+    routes4: 5,
+    routes6: 3,
     drops: { no_route: 2, ttl_expired: 1 },
-    icmpSent: [{ family: 4, type: 'net_unreachable', count: 2 }, { family: 6, type: 'time_exceeded', count: 0 }],
+    icmpSent: [
+      { family: 4, type: 'net_unreachable', count: 2 },
+      { family: 6, type: 'time_exceeded', count: 0 },
+    ],
   };
   unix.answer('GET', '/v1/router', 200, { interfaces: 2, routes: 8, counters });
   const router = await cli('router', 'show');
@@ -589,14 +652,20 @@ test('route add / ls / del: the prefix URL-encoded in DELETE, pending routes mar
   const ls = await cli('route', 'ls');
   ok(ls);
   const lines = ls.stdout.split('\n').filter((l) => l !== '');
-  assert.deepEqual(lines.map((l) => l.split(/\s+/)), [
-    ['PREFIX', 'VIA', 'INTERFACE', 'KIND'],
-    ['10.0.0.0/24', '-', 'r0', 'connected'],
-    ['10.100.0.0/16', '10.9.0.1', 'ru', 'static'],
-    ['fd64::/48', '-', 'ru', 'static(pending)'],
-  ]);
+  assert.deepEqual(
+    lines.map((l) => l.split(/\s+/)),
+    [
+      ['PREFIX', 'VIA', 'INTERFACE', 'KIND'],
+      ['10.0.0.0/24', '-', 'r0', 'connected'],
+      ['10.100.0.0/16', '10.9.0.1', 'ru', 'static'],
+      ['fd64::/48', '-', 'ru', 'static(pending)'],
+    ],
+  );
 
-  for (const [word, prefix] of [['del', '10.100.0.0/16'], ['rm', 'fd64::/48']] as const) {
+  for (const [word, prefix] of [
+    ['del', '10.100.0.0/16'],
+    ['rm', 'fd64::/48'],
+  ] as const) {
     unix.reset();
     const url = `/v1/routes?prefix=${encodeURIComponent(prefix)}`;
     unix.answer('DELETE', url, 204);
@@ -665,7 +734,17 @@ test('router commands: bad usage exits 2 and sends nothing; help covers the grou
 
   const top = await cli('--help');
   ok(top);
-  for (const c of ['link add NAME', 'link ls', 'link del NAME', 'router show', 'router iface add NAME (--bridge BRIDGE | --link LINK)', 'router iface ls', 'route add PREFIX', 'route del PREFIX', 'neighbor ls']) {
+  for (const c of [
+    'link add NAME',
+    'link ls',
+    'link del NAME',
+    'router show',
+    'router iface add NAME (--bridge BRIDGE | --link LINK)',
+    'router iface ls',
+    'route add PREFIX',
+    'route del PREFIX',
+    'neighbor ls',
+  ]) {
     assert.ok(top.stdout.includes(`tapwire ${c}`), c);
   }
   const group = await cli('router', '--help');
@@ -681,7 +760,7 @@ test('router commands: bad usage exits 2 and sends nothing; help covers the grou
   assert.deepEqual(unix.requests, []);
 });
 
-test('errors: the problem\'s detail and code on stderr, exit 1, nothing on stdout', async () => {
+test("errors: the problem's detail and code on stderr, exit 1, nothing on stdout", async () => {
   const r = await cli('bridge', 'show', 'br9'); // the fake's default: 404 TW_ERR_NOT_FOUND
   assert.equal(r.code, 1);
   assert.equal(r.stdout, '');
@@ -784,7 +863,7 @@ test('--url with --token-file: the bearer token is sent, trimmed, and never prin
   assert.deepEqual(unix.requests, []);
 });
 
-test('--url: a path prefix (a reverse proxy\'s) goes before /v1', async () => {
+test("--url: a path prefix (a reverse proxy's) goes before /v1", async () => {
   tcp.answer('GET', '/tapwire/v1/health', 200, { status: 'ok', version: '9.9.9' });
   ok(await runCli(['--url', `${tcpUrl}/tapwire/`, '--token-file', tokenFile, 'health']));
   assert.equal(only(tcp).url, '/tapwire/v1/health');
@@ -831,5 +910,12 @@ test('renderTable: padded columns two spaces apart, right-aligned numbers, no tr
   ];
   assert.equal(renderTable(columns, rows), ['NAME        N  NOTE', 'a           5  x', 'longer  12345'].join('\n'));
   assert.equal(renderTable(columns, []), 'NAME  N  NOTE');
-  assert.equal(renderFields([['name', 'br0'], ['fdb-max', '8192'], ['ports', '']]), 'name     br0\nfdb-max  8192\nports');
+  assert.equal(
+    renderFields([
+      ['name', 'br0'],
+      ['fdb-max', '8192'],
+      ['ports', ''],
+    ]),
+    'name     br0\nfdb-max  8192\nports',
+  );
 });

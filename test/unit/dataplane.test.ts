@@ -68,7 +68,14 @@ test('dataplane: runts, truncated reads and bad vnet headers are dropped and cou
   const { io, counters, a } = setup();
   const badVnet = withVnet(eth(BROADCAST, H1));
   badVnet[1] = 2; // unknown GSO type
-  io.deliver(a.index, [new Uint8Array(VNET_HDR_LEN + 13), new Uint8Array(4), new Uint8Array(2048), badVnet, withVnet(eth(0x01_80_c2_00_00_00, H1)), withVnet(eth(BROADCAST, 0x01_00_00_00_00_01))]);
+  io.deliver(a.index, [
+    new Uint8Array(VNET_HDR_LEN + 13),
+    new Uint8Array(4),
+    new Uint8Array(2048),
+    badVnet,
+    withVnet(eth(0x01_80_c2_00_00_00, H1)),
+    withVnet(eth(BROADCAST, 0x01_00_00_00_00_01)),
+  ]);
   assert.deepEqual(counters.readPort(a.index).drops, { runt: 2, truncated: 1, bad_vnet_hdr: 1, reserved_group: 1, group_source: 1 });
   assert.equal(counters.readPort(a.index).rxFrames, 6);
 });
@@ -172,17 +179,44 @@ test('dataplane: one timer wheel drives RAs, FDB aging and port state; the owner
 test('dataplane: failed commands change nothing', () => {
   const { plane, taps, io } = setup();
   const before = { bridges: plane.listBridges(), ports: plane.listPorts(), fds: [...taps.open.keys()], polled: [...io.polled] };
-  assert.throws(() => plane.addBridge({ name: 'br0', agingSeconds: 300, fdbMax: 10 }), (e: TwError) => e.code === 'TW_ERR_EXISTS');
-  assert.throws(() => plane.addPort('nope', tap('d')), (e: TwError) => e.code === 'TW_ERR_NOT_FOUND');
-  assert.throws(() => plane.addPort('br0', tap('a')), (e: TwError) => e.code === 'TW_ERR_EXISTS');
+  assert.throws(
+    () => plane.addBridge({ name: 'br0', agingSeconds: 300, fdbMax: 10 }),
+    (e: TwError) => e.code === 'TW_ERR_EXISTS',
+  );
+  assert.throws(
+    () => plane.addPort('nope', tap('d')),
+    (e: TwError) => e.code === 'TW_ERR_NOT_FOUND',
+  );
+  assert.throws(
+    () => plane.addPort('br0', tap('a')),
+    (e: TwError) => e.code === 'TW_ERR_EXISTS',
+  );
   taps.failNext = Object.assign(new Error('ioctl(TUNSETIFF): Device or resource busy (EBUSY)'), { code: 'EBUSY', errno: 16, syscall: 'ioctl(TUNSETIFF)' });
-  assert.throws(() => plane.addPort('br0', tap('d', { addresses: [parseCidr('10.0.0.1/24')] })), (e: TwError) => e.code === 'TW_ERR_EXISTS');
+  assert.throws(
+    () => plane.addPort('br0', tap('d', { addresses: [parseCidr('10.0.0.1/24')] })),
+    (e: TwError) => e.code === 'TW_ERR_EXISTS',
+  );
   taps.failNext = Object.assign(new Error('open(/run/netns/<name>): No such file or directory (ENOENT)'), { code: 'ENOENT', errno: 2, syscall: 'open(/run/netns/<name>)' });
-  assert.throws(() => plane.addPort('br0', tap('d', { netns: 'missing' })), (e: TwError) => e.code === 'TW_ERR_VALIDATION' && /missing does not exist/.test(e.detail));
-  assert.throws(() => plane.removePort('br0', 'zz'), (e: TwError) => e.code === 'TW_ERR_NOT_FOUND');
-  assert.throws(() => plane.removeBridge('br0', false), (e: TwError) => e.code === 'TW_ERR_IN_USE');
-  assert.throws(() => plane.fdbDelete('br0', '02:00:00:00:00:09'), (e: TwError) => e.code === 'TW_ERR_NOT_FOUND');
-  assert.throws(() => plane.fdbAdd('br0', '01:00:00:00:00:09', 'a'), (e: TwError) => e.code === 'TW_ERR_VALIDATION');
+  assert.throws(
+    () => plane.addPort('br0', tap('d', { netns: 'missing' })),
+    (e: TwError) => e.code === 'TW_ERR_VALIDATION' && /missing does not exist/.test(e.detail),
+  );
+  assert.throws(
+    () => plane.removePort('br0', 'zz'),
+    (e: TwError) => e.code === 'TW_ERR_NOT_FOUND',
+  );
+  assert.throws(
+    () => plane.removeBridge('br0', false),
+    (e: TwError) => e.code === 'TW_ERR_IN_USE',
+  );
+  assert.throws(
+    () => plane.fdbDelete('br0', '02:00:00:00:00:09'),
+    (e: TwError) => e.code === 'TW_ERR_NOT_FOUND',
+  );
+  assert.throws(
+    () => plane.fdbAdd('br0', '01:00:00:00:00:09', 'a'),
+    (e: TwError) => e.code === 'TW_ERR_VALIDATION',
+  );
   assert.deepEqual({ bridges: plane.listBridges(), ports: plane.listPorts(), fds: [...taps.open.keys()], polled: [...io.polled] }, before);
 });
 
@@ -201,7 +235,10 @@ test('dataplane: static FDB entries, flush, aging by tick, removal closes device
   );
   tick(301_000);
   plane.runTimers();
-  assert.deepEqual(plane.fdbList('br0').map((r) => r.mac), ['02:00:00:00:00:02']);
+  assert.deepEqual(
+    plane.fdbList('br0').map((r) => r.mac),
+    ['02:00:00:00:00:02'],
+  );
   const bc = counters.readBridge(plane.listBridges()[0]!.slot);
   assert.equal(bc.fdbExpired, 1);
   assert.equal(bc.fdbEntries, 1);
@@ -258,8 +295,15 @@ test('dataplane: a vm port is adopted only when owned alike, and deleting it rem
   assert.equal(adopted.state, 'up');
   plane.removePort('br0', 'vm1');
   taps.vmTaps.set('vm1', { uid: 0, carrier: false });
-  assert.throws(() => plane.addPort('br0', spec), (e: unknown) => e instanceof TwError && e.code === 'TW_ERR_EXISTS');
-  assert.equal(plane.listPorts('br0').some((p) => p.name === 'vm1'), false, 'a refused port changes nothing');
+  assert.throws(
+    () => plane.addPort('br0', spec),
+    (e: unknown) => e instanceof TwError && e.code === 'TW_ERR_EXISTS',
+  );
+  assert.equal(
+    plane.listPorts('br0').some((p) => p.name === 'vm1'),
+    false,
+    'a refused port changes nothing',
+  );
   assert.throws(
     () => plane.addPort('br0', { name: 'vm2', kind: 'vm', mac: '52:54:00:00:00:02' }),
     (e: unknown) => e instanceof TwError && e.code === 'TW_ERR_VALIDATION' && /owner or a group/.test(e.detail),

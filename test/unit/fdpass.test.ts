@@ -5,7 +5,23 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, fstatSync, lstatSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  fstatSync,
+  lstatSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -158,7 +174,7 @@ test('the resolver gets the peer credentials of this process: pid, uid, gid and 
     // (process.getgroups() adds the effective gid to them).
     assert.ok(Array.isArray(cred.groups));
     const sorted = (a: number[]) => [...new Set(a)].sort((x, y) => x - y);
-    assert.deepEqual(sorted([...cred.groups!, cred.gid]), sorted(process.getgroups!()));
+    assert.deepEqual(sorted([...cred.groups, cred.gid]), sorted(process.getgroups!()));
   } finally {
     server.close();
   }
@@ -337,12 +353,21 @@ test('sendFd and peerCred report kernel refusals by errno name; bad arguments ar
   writeFileSync(file, '');
   const fd = openSync(file, 'r');
   try {
-    assert.throws(() => native().sendFd(fd, fd, Buffer.from('x')), (e: NodeJS.ErrnoException) => e.code === 'ENOTSOCK' && e.syscall === 'sendmsg(SCM_RIGHTS)');
-    assert.throws(() => native().peerCred(fd), (e: NodeJS.ErrnoException) => e.code === 'ENOTSOCK');
+    assert.throws(
+      () => native().sendFd(fd, fd, Buffer.from('x')),
+      (e: NodeJS.ErrnoException) => e.code === 'ENOTSOCK' && e.syscall === 'sendmsg(SCM_RIGHTS)',
+    );
+    assert.throws(
+      () => native().peerCred(fd),
+      (e: NodeJS.ErrnoException) => e.code === 'ENOTSOCK',
+    );
     assert.throws(() => native().sendFd(fd, fd, new Uint8Array(0)), TypeError);
     assert.throws(() => native().requestFd(join(dir, 'x'.repeat(120)), Buffer.from('{}'), 100), TypeError);
     // bind() on an existing file fails with EADDRINUSE and leaves that file alone.
-    assert.throws(() => new (native().UnixListener)({ path: file, mode: 0o660 }, () => {}), (e: NodeJS.ErrnoException) => e.code === 'EADDRINUSE' && e.syscall === 'bind');
+    assert.throws(
+      () => new (native().UnixListener)({ path: file, mode: 0o660 }, () => {}),
+      (e: NodeJS.ErrnoException) => e.code === 'EADDRINUSE' && e.syscall === 'bind',
+    );
     assert.ok(lstatSync(file).isFile());
   } finally {
     closeSync(fd);
@@ -468,7 +493,10 @@ test('an unprivileged user in the socket group gets the fd of a root-only file; 
     const cred = g.seen[0]!.cred;
     assert.equal(cred.uid, 65534);
     assert.equal(cred.gid, 65534);
-    assert.deepEqual([...cred.groups!].sort((a, b) => a - b), [4242, 4343]);
+    assert.deepEqual(
+      [...cred.groups!].sort((a, b) => a - b),
+      [4242, 4343],
+    );
 
     // Outside the socket's group, the socket file's mode keeps the user out before the resolver is asked.
     const outsider = ['/usr/bin/setpriv', '--reuid=65534', '--regid=65534', '--groups=4343', '--'];

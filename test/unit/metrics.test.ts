@@ -13,25 +13,50 @@ class FakeSource implements MetricsSource {
   fail = false;
   bridgeList: BridgeStatus[] = [
     {
-      name: 'br0', agingSeconds: 300, fdbMax: 8192, ports: ['h1', 'h2'],
+      name: 'br0',
+      agingSeconds: 300,
+      fdbMax: 8192,
+      ports: ['h1', 'h2'],
       counters: { fdbEntries: 2, fdbLearned: 5, fdbMoved: 1, fdbExpired: 3, fdbEvicted: 0, floods: 42 },
     },
     {
-      name: 'lab.net-1', agingSeconds: 60, fdbMax: 16, ports: ['vm1'],
+      name: 'lab.net-1',
+      agingSeconds: 60,
+      fdbMax: 16,
+      ports: ['vm1'],
       counters: { fdbEntries: 16, fdbLearned: 100, fdbMoved: 0, fdbExpired: 0, fdbEvicted: 84, floods: 7 },
     },
   ];
   portList: PortStatus[] = [
     port('br0', 'h1', 'up', {
-      rxFrames: 10, rxBytes: 12_345, txFrames: 20, txBytes: 2 ** 40, rxGsoFrames: 3, txGsoFrames: 4, rxBatches: 5,
+      rxFrames: 10,
+      rxBytes: 12_345,
+      txFrames: 20,
+      txBytes: 2 ** 40,
+      rxGsoFrames: 3,
+      txGsoFrames: 4,
+      rxBatches: 5,
       drops: { same_port: 2, reserved_group: 1 },
     }),
     port('br0', 'h2', 'down', {
-      rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, rxGsoFrames: 0, txGsoFrames: 0, rxBatches: 0,
+      rxFrames: 0,
+      rxBytes: 0,
+      txFrames: 0,
+      txBytes: 0,
+      rxGsoFrames: 0,
+      txGsoFrames: 0,
+      rxBatches: 0,
       drops: { port_down: 9 },
     }),
     port('lab.net-1', 'vm1', 'up', {
-      rxFrames: 1, rxBytes: 60, txFrames: 2, txBytes: 120, rxGsoFrames: 0, txGsoFrames: 0, rxBatches: 1, drops: {},
+      rxFrames: 1,
+      rxBytes: 60,
+      txFrames: 2,
+      txBytes: 120,
+      rxGsoFrames: 0,
+      txGsoFrames: 0,
+      rxBatches: 1,
+      drops: {},
     }),
   ];
 
@@ -53,13 +78,27 @@ class FakeSource implements MetricsSource {
 class RouterSource extends FakeSource {
   linkList: LinkStatus[] = [
     {
-      name: 'tun0', kind: 'tun', ifname: 'tun0', netns: 'u', addresses: ['10.9.0.1/30'], mtu: 1500, routes: [], state: 'up', routerInterface: 'ru',
+      name: 'tun0',
+      kind: 'tun',
+      ifname: 'tun0',
+      netns: 'u',
+      addresses: ['10.9.0.1/30'],
+      mtu: 1500,
+      routes: [],
+      state: 'up',
+      routerInterface: 'ru',
       counters: { rxFrames: 7, rxBytes: 700, txFrames: 8, txBytes: 800, rxGsoFrames: 0, txGsoFrames: 0, rxBatches: 3, drops: { write_error: 1 } },
     },
   ];
   interfaceList: RouterInterfaceStatus[] = [
     {
-      name: 'r0', bridge: 'br0', addresses: ['10.0.0.254/24'], mac: '02:74:77:dd:19:16', mtu: 1500, routerAdvertisements: false, state: 'up',
+      name: 'r0',
+      bridge: 'br0',
+      addresses: ['10.0.0.254/24'],
+      mac: '02:74:77:dd:19:16',
+      mtu: 1500,
+      routerAdvertisements: false,
+      state: 'up',
       counters: { rxFrames: 30, rxBytes: 3000, txFrames: 31, txBytes: 3100, rxGsoFrames: 0, txGsoFrames: 0, rxBatches: 10, drops: {} },
     },
     { name: 'ru', link: 'tun0', addresses: ['10.9.0.2/30'], mtu: 1500, routerAdvertisements: false, state: 'up', counters: this.linkList[0]!.counters },
@@ -68,8 +107,20 @@ class RouterSource extends FakeSource {
     interfaces: 2,
     routes: 4,
     counters: {
-      forwarded4: 100, forwarded6: 50, delivered4: 3, delivered6: 2, fragmentsCreated: 4, arpReceived: 5, arpSent: 6, ndpReceived: 7, ndpSent: 8,
-      raSent: 9, icmpRateLimited: 11, neighborEntries: 2, routes4: 3, routes6: 1,
+      forwarded4: 100,
+      forwarded6: 50,
+      delivered4: 3,
+      delivered6: 2,
+      fragmentsCreated: 4,
+      arpReceived: 5,
+      arpSent: 6,
+      ndpReceived: 7,
+      ndpSent: 8,
+      raSent: 9,
+      icmpRateLimited: 11,
+      neighborEntries: 2,
+      routes4: 3,
+      routes6: 1,
       drops: { no_route: 12, ttl_expired: 13 },
       icmpSent: ICMP_SENT.map((k) => ({ family: k.family, type: k.type, count: k.family === 4 && k.type === 'time_exceeded' ? 13 : 0 })),
     },
@@ -192,8 +243,14 @@ test('metrics: each scrape reads fresh values, and a removed port or bridge lose
   src.portList = src.portList.filter((p) => p.bridge !== 'lab.net-1');
   all = samples(await metrics.render());
   assert.equal(src.reads, 2);
-  assert.deepEqual(all.filter((s) => s.labels.port === 'h2'), []);
-  assert.deepEqual(all.filter((s) => s.labels.bridge === 'lab.net-1'), []);
+  assert.deepEqual(
+    all.filter((s) => s.labels.port === 'h2'),
+    [],
+  );
+  assert.deepEqual(
+    all.filter((s) => s.labels.bridge === 'lab.net-1'),
+    [],
+  );
   assert.equal(value(all, 'tapwire_port_rx_frames_total', { bridge: 'br0', port: 'h1', kind: 'tap' }), 11);
   assert.equal(find(all, 'tapwire_port_drops_total').length, DROP_REASONS.length);
   assert.equal(find(all, 'tapwire_bridge_fdb_max').length, 1);
@@ -201,7 +258,10 @@ test('metrics: each scrape reads fresh values, and a removed port or bridge lose
   src.portList = [];
   src.bridgeList = [];
   const text = await metrics.render();
-  assert.deepEqual(samples(text).filter((s) => s.name.startsWith('tapwire_port_') || s.name.startsWith('tapwire_bridge_')), []);
+  assert.deepEqual(
+    samples(text).filter((s) => s.name.startsWith('tapwire_port_') || s.name.startsWith('tapwire_bridge_')),
+    [],
+  );
   assert.match(text, /^# HELP tapwire_port_drops_total /m, 'the metric stays described without series');
 });
 
@@ -240,7 +300,7 @@ test('metrics: each Metrics has its own registry', async () => {
   assert.match(a.contentType, /^text\/plain; version=0\.0\.4/);
 });
 
-test('metrics: the router\'s counters and gauges, every drop reason and ICMP type, links and router ports as ports', async () => {
+test("metrics: the router's counters and gauges, every drop reason and ICMP type, links and router ports as ports", async () => {
   const src = new RouterSource();
   const metrics = new Metrics(src);
   const text = await metrics.render();
@@ -261,7 +321,12 @@ test('metrics: the router\'s counters and gauges, every drop reason and ICMP typ
   assert.match(text, /^# TYPE tapwire_router_routes gauge$/m);
   assert.match(text, /^# TYPE tapwire_router_neighbors gauge$/m);
   // Every reason and every ICMP message has a series, zero included.
-  assert.deepEqual(find(all, 'tapwire_router_drops_total').map((s) => s.labels.reason).sort(), [...ROUTER_DROP_REASONS].sort());
+  assert.deepEqual(
+    find(all, 'tapwire_router_drops_total')
+      .map((s) => s.labels.reason)
+      .sort(),
+    [...ROUTER_DROP_REASONS].sort(),
+  );
   assert.equal(value(all, 'tapwire_router_drops_total', { reason: 'no_route' }), 12);
   assert.equal(value(all, 'tapwire_router_drops_total', { reason: 'too_big' }), 0);
   assert.equal(find(all, 'tapwire_router_icmp_sent_total').length, ICMP_SENT.length);
@@ -280,12 +345,19 @@ test('metrics: the router\'s counters and gauges, every drop reason and ICMP typ
   src.linkList = [];
   src.interfaceList = [];
   const after = samples(await metrics.render());
-  assert.deepEqual(after.filter((s) => s.labels.port === 'tun0' || s.labels.port === 'r0'), [], 'a removed link or interface loses its series');
+  assert.deepEqual(
+    after.filter((s) => s.labels.port === 'tun0' || s.labels.port === 'r0'),
+    [],
+    'a removed link or interface loses its series',
+  );
 });
 
 test('metrics: a source without a router counts nothing for it (no labeled series, the others 0)', async () => {
   const router = samples(await new Metrics(new FakeSource()).render()).filter((s) => s.name.startsWith('tapwire_router_'));
-  assert.deepEqual(router.filter((s) => Object.keys(s.labels).length > 0 || s.value !== 0), []);
+  assert.deepEqual(
+    router.filter((s) => Object.keys(s.labels).length > 0 || s.value !== 0),
+    [],
+  );
 });
 
 // run starts `cmd` with an argument array (no shell), writes `input` to its stdin and collects the result;

@@ -92,10 +92,7 @@ test('neighbors: a miss sends one solicitation and queues; the answer releases t
   assert.equal(nc.resolve4(1, GW, 40, 'p4'), A);
   assert.equal(nc.resolve4(2, GW, 40), -1, 'the same address on another interface is another neighbor');
   assert.equal(stateOf(nc, 1, '10.0.0.1'), 'reachable');
-  assert.deepEqual(
-    { solicitsSent: nc.stats.solicitsSent, resolved: nc.stats.resolved, queued: nc.stats.queued },
-    { solicitsSent: 2, resolved: 1, queued: 3 },
-  );
+  assert.deepEqual({ solicitsSent: nc.stats.solicitsSent, resolved: nc.stats.resolved, queued: nc.stats.queued }, { solicitsSent: 2, resolved: 1, queued: 3 });
   timers.advance(1_000_000);
   assert.equal(ev.log.filter((e) => e.kind === 'release').length, 0, 'released packets are never handed back again');
 });

@@ -197,13 +197,7 @@ test('route-table: entries are ordered v4 then v6, by prefix then length', () =>
   t.insert(4, v4('10.0.0.0'), 8, 4);
   t.insert(4, v4('0.0.0.0'), 0, 5);
   const rows = t.entries().map((e) => `${e.family} ${e.prefix.join('.')}/${e.prefixLength}=${e.value}`);
-  assert.deepEqual(rows, [
-    '4 0.0.0.0/0=5',
-    '4 10.0.0.0/8=4',
-    '4 10.0.0.0/16=3',
-    '4 200.0.0.0/8=2',
-    '6 0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0/0=1',
-  ]);
+  assert.deepEqual(rows, ['4 0.0.0.0/0=5', '4 10.0.0.0/8=4', '4 10.0.0.0/16=3', '4 200.0.0.0/8=2', '6 0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0/0=1']);
 });
 
 test('route-table: bad lengths, address sizes, families and values throw RangeError', () => {
@@ -267,13 +261,10 @@ function familyModel(family: Family): void {
   const maxLen = bytes * 8;
   // Bytes from a small alphabet make nested and sibling prefixes common.
   const byte = fc.constantFrom(0x00, 0x01, 0x0a, 0x20, 0x80, 0xfe, 0xff);
-  const base = fc.uint8Array({ minLength: bytes, maxLength: bytes }).chain((random) =>
-    fc.array(byte, { minLength: bytes, maxLength: bytes }).map((a) => Uint8Array.from(a.map((b, i) => (i % 3 === 2 ? random[i]! : b)))),
-  );
-  const length = fc.oneof(
-    fc.constantFrom(0, 1, 8, 15, 16, 17, 20, 24, 31, 32, ...(family === 6 ? [33, 48, 63, 64, 65, 127, 128] : [])),
-    fc.integer({ min: 0, max: maxLen }),
-  );
+  const base = fc
+    .uint8Array({ minLength: bytes, maxLength: bytes })
+    .chain((random) => fc.array(byte, { minLength: bytes, maxLength: bytes }).map((a) => Uint8Array.from(a.map((b, i) => (i % 3 === 2 ? random[i]! : b)))));
+  const length = fc.oneof(fc.constantFrom(0, 1, 8, 15, 16, 17, 20, 24, 31, 32, ...(family === 6 ? [33, 48, 63, 64, 65, 127, 128] : [])), fc.integer({ min: 0, max: maxLen }));
   const op = fc.record({
     // insert and remove pick an address; replace and drop pick a route already in the table.
     kind: fc.constantFrom('insert', 'insert', 'insert', 'remove', 'replace', 'drop'),
@@ -317,9 +308,7 @@ function familyModel(family: Family): void {
       }
       assert.equal(family === 4 ? t.size4 : t.size6, ref.size(family));
       assert.equal(family === 4 ? t.size6 : t.size4, 0);
-      const expected = [...ref.routes.values()]
-        .map((r) => `${Buffer.from(r.prefix).toString('hex')}/${String(r.len).padStart(3, '0')}=${r.value}`)
-        .sort();
+      const expected = [...ref.routes.values()].map((r) => `${Buffer.from(r.prefix).toString('hex')}/${String(r.len).padStart(3, '0')}=${r.value}`).sort();
       assert.deepEqual(
         t.entries().map((e) => `${Buffer.from(e.prefix).toString('hex')}/${String(e.prefixLength).padStart(3, '0')}=${e.value}`),
         expected,

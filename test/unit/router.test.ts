@@ -127,8 +127,16 @@ function setup(options: { random?: () => number } = {}) {
   const out = new FakeOutput();
   let now = 1000;
   const router = new Router(out, { counters, base: 0, timers, ...options });
-  router.addInterface(RA, { name: 'ra', kind: 'bridge', mac: parseMac(RA_MAC), mtu: 1500, addresses: [parseCidr('10.1.0.254/24'), parseCidr('fd01::fe/64')], routerAdvertisements: true }, now);
-  router.addInterface(RB, { name: 'rb', kind: 'bridge', mac: parseMac(RB_MAC), mtu: 1280, addresses: [parseCidr('10.2.0.254/24'), parseCidr('fd02::fe/64')], routerAdvertisements: false }, now);
+  router.addInterface(
+    RA,
+    { name: 'ra', kind: 'bridge', mac: parseMac(RA_MAC), mtu: 1500, addresses: [parseCidr('10.1.0.254/24'), parseCidr('fd01::fe/64')], routerAdvertisements: true },
+    now,
+  );
+  router.addInterface(
+    RB,
+    { name: 'rb', kind: 'bridge', mac: parseMac(RB_MAC), mtu: 1280, addresses: [parseCidr('10.2.0.254/24'), parseCidr('fd02::fe/64')], routerAdvertisements: false },
+    now,
+  );
   out.take(RA); // the gratuitous ARPs
   out.take(RB);
   /** deliver hands frames to interface `iface` as the data plane does (GSO frames with their segment length). */
@@ -270,11 +278,18 @@ test('router: no ICMP error about an ICMP error, from a martian source, or for a
 test('router: ICMP errors draw on a token bucket', () => {
   const { deliver, take, stats, clock, learnA } = setup();
   learnA();
-  for (let i = 0; i < 8; i++) deliver(RA, Array.from({ length: 8 }, () => frame(parseMac(RA_MAC), H1, 0x0800, echo4('10.1.0.1', '192.0.2.9'))));
+  for (let i = 0; i < 8; i++)
+    deliver(
+      RA,
+      Array.from({ length: 8 }, () => frame(parseMac(RA_MAC), H1, 0x0800, echo4('10.1.0.1', '192.0.2.9'))),
+    );
   assert.equal(take(RA).length, 50, 'the burst');
   assert.equal(stats().icmpRateLimited, 14);
   clock(10); // 10 ms at 1000/s: 10 more tokens
-  deliver(RA, Array.from({ length: 8 }, () => frame(parseMac(RA_MAC), H1, 0x0800, echo4('10.1.0.1', '192.0.2.9'))));
+  deliver(
+    RA,
+    Array.from({ length: 8 }, () => frame(parseMac(RA_MAC), H1, 0x0800, echo4('10.1.0.1', '192.0.2.9'))),
+  );
   assert.equal(ipv4Frames(take(RA)).length, 8);
   assert.deepEqual(stats().drops, { no_route: 72 }, 'each packet dropped once, whether or not an error went back');
 });
@@ -414,13 +429,21 @@ test('router: refuses overlapping subnets and bad next hops, and a refused inter
   const { router } = setup();
   const routes = router.listRoutes();
   assert.throws(
-    () => router.addInterface(4, { name: 'rc', kind: 'bridge', mac: parseMac('02:00:00:00:03:01'), mtu: 1500, addresses: [parseCidr('10.3.0.1/24'), parseCidr('10.1.0.1/24')], routerAdvertisements: false }, 1000),
+    () =>
+      router.addInterface(
+        4,
+        { name: 'rc', kind: 'bridge', mac: parseMac('02:00:00:00:03:01'), mtu: 1500, addresses: [parseCidr('10.3.0.1/24'), parseCidr('10.1.0.1/24')], routerAdvertisements: false },
+        1000,
+      ),
     /already has a connected route/,
   );
   assert.equal(router.interfaceId('rc'), -1);
   assert.deepEqual(router.listRoutes(), routes, 'the refused interface left no route behind');
   assert.throws(() => router.addInterface(RA, { name: 'rx', kind: 'bridge', mac: 1, mtu: 1500, addresses: [], routerAdvertisements: false }, 1000), /exists/);
-  assert.throws(() => router.addInterface(5, { name: 'ry', kind: 'bridge', mac: 1, mtu: 1500, addresses: [parseCidr('10.1.0.254/16')], routerAdvertisements: false }, 1000), /already a router address/);
+  assert.throws(
+    () => router.addInterface(5, { name: 'ry', kind: 'bridge', mac: 1, mtu: 1500, addresses: [parseCidr('10.1.0.254/16')], routerAdvertisements: false }, 1000),
+    /already a router address/,
+  );
   assert.throws(() => router.addRoute({ family: 4, prefix: new Uint8Array([10, 50, 0, 0]), prefixLength: 16, via: new Uint8Array([10, 9, 9, 9]) }), /not in a subnet/);
   assert.throws(() => router.addRoute({ family: 4, prefix: new Uint8Array([10, 1, 0, 0]), prefixLength: 24 }), /already has a connected route/);
   assert.throws(() => router.removeInterface(9), /no router interface/);
@@ -507,7 +530,10 @@ test('router in the data plane: frames cross from bridge to bridge through the r
   const { plane, io, a, b, fa, fb } = planeSetup();
   io.deliver(a.index, [arpRequest(H1, '10.1.0.1', '10.1.0.254')]);
   assert.equal(io.take(fa).length, 1, 'the ARP reply reached port a through the bridge');
-  assert.deepEqual(plane.listNeighbors().map((n) => [n.address, n.mac, n.interface]), [['10.1.0.1', '02:00:00:00:00:01', 'ra']]);
+  assert.deepEqual(
+    plane.listNeighbors().map((n) => [n.address, n.mac, n.interface]),
+    [['10.1.0.1', '02:00:00:00:00:01', 'ra']],
+  );
   io.deliver(b.index, [frame(parseMac(RB_MAC), H2, 0x0806, emitArp({ op: ARP_OP.REQUEST, senderMac: H2, senderIp: ip4('10.2.0.1'), targetMac: 0, targetIp: ip4('10.2.0.254') }))]);
   io.take(fb);
   io.deliver(a.index, [frame(parseMac(RA_MAC), H1, 0x0800, echo4('10.1.0.1', '10.2.0.1'))]);
@@ -519,9 +545,15 @@ test('router in the data plane: frames cross from bridge to bridge through the r
 
 test('router in the data plane: one router interface per bridge, and what the router uses cannot be deleted under it', () => {
   const { plane } = planeSetup();
-  assert.throws(() => plane.addRouterInterface({ name: 'rx', bridge: 'bra', addresses: [parseCidr('10.3.0.1/24')], mac: '02:00:00:00:03:01', routerAdvertisements: false }), /already has router interface/);
+  assert.throws(
+    () => plane.addRouterInterface({ name: 'rx', bridge: 'bra', addresses: [parseCidr('10.3.0.1/24')], mac: '02:00:00:00:03:01', routerAdvertisements: false }),
+    /already has router interface/,
+  );
   plane.addBridge({ name: 'brc', agingSeconds: 300, fdbMax: 8192 });
-  assert.throws(() => plane.addRouterInterface({ name: 'rc', bridge: 'brc', addresses: [parseCidr('10.1.0.1/24')], mac: '02:00:00:00:03:01', routerAdvertisements: false }), /already has a connected route/);
+  assert.throws(
+    () => plane.addRouterInterface({ name: 'rc', bridge: 'brc', addresses: [parseCidr('10.1.0.1/24')], mac: '02:00:00:00:03:01', routerAdvertisements: false }),
+    /already has a connected route/,
+  );
   assert.equal(plane.listRouterInterfaces().length, 2, 'the refused interface left nothing behind');
   assert.throws(() => plane.addRoute({ prefix: parseCidr('10.50.0.0/16'), via: { family: 4, address: new Uint8Array([10, 9, 9, 9]), text: '10.9.9.9' } }), /not in a subnet/);
   assert.throws(() => plane.addRoute({ prefix: parseCidr('10.1.0.0/24') }), /already has a connected route/);

@@ -1,14 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import {
-  MAX_SEGMENTS,
-  SEGMENT_FAULTS,
-  SEGMENT_SCRATCH_LEN,
-  type SegmentFault,
-  needsSoftwareOffload,
-  segmentFrame,
-} from '../../src/wire/segment.js';
+import { MAX_SEGMENTS, SEGMENT_FAULTS, SEGMENT_SCRATCH_LEN, type SegmentFault, needsSoftwareOffload, segmentFrame } from '../../src/wire/segment.js';
 import { GSO } from '../../src/wire/virtio-net.js';
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
@@ -451,7 +444,12 @@ test('segment: USO over IPv4 and IPv6, each datagram with its own length and che
       [1208, 1208, 608],
       'UDP lengths',
     );
-    if (!v6) assert.deepEqual(frames.map((f) => new DataView(f.buffer, f.byteOffset).getUint16(18)), [7, 8, 9], 'IPv4 IDs');
+    if (!v6)
+      assert.deepEqual(
+        frames.map((f) => new DataView(f.buffer, f.byteOffset).getUint16(18)),
+        [7, 8, 9],
+        'IPv4 IDs',
+      );
     checkSegments(b, 1200, frames);
   }
 });
@@ -520,7 +518,10 @@ test('segment: a frame that needs nothing comes out as the Ethernet frame itself
     buf[31] = GSO.ECN; // the ECN bit on type NONE is no work either
     assert.equal(needsSoftwareOffload(buf, 30), false);
     const seen: Uint8Array[] = [];
-    assert.equal(segmentFrame(buf, 30, b.frame.length, scratch, (f) => seen.push(f)), null);
+    assert.equal(
+      segmentFrame(buf, 30, b.frame.length, scratch, (f) => seen.push(f)),
+      null,
+    );
     assert.equal(seen.length, 1);
     assert.equal(seen[0]!.buffer, buf.buffer);
     assert.equal(seen[0]!.byteOffset, 42);
@@ -583,7 +584,11 @@ test('segment: the views stay valid until the scratch is used again, laid one af
     assert.equal(v.byteOffset, at);
     at += v.length;
   }
-  checkSegments(b, 1000, views.map((v) => v.slice()));
+  checkSegments(
+    b,
+    1000,
+    views.map((v) => v.slice()),
+  );
 });
 
 test('segment: segments at MAX_SEGMENTS pass, one more is refused', () => {
@@ -624,11 +629,7 @@ const MALFORMED: Array<[string, SegmentFault, () => Uint8Array]> = [
   ['csum_start past the frame', 'bad_vnet_hdr', () => mutated(TCP4, (f) => set16le(f, 6, 0xfff0))],
   ['csum_offset past the frame', 'bad_vnet_hdr', () => mutated(TCP4, (f) => set16le(f, 8, f.length - 12 - 34 - 1))],
   ['hdr_len past the frame', 'bad_vnet_hdr', () => mutated(TCP4, (f) => set16le(f, 2, f.length))],
-  [
-    'NEEDS_CSUM only, checksum field past the end',
-    'bad_vnet_hdr',
-    () => mutated({ ...TCP4, gsoType: GSO.NONE, payload: pattern(10) }, (f) => set16le(f, 8, f.length - 12 - 34 - 1)),
-  ],
+  ['NEEDS_CSUM only, checksum field past the end', 'bad_vnet_hdr', () => mutated({ ...TCP4, gsoType: GSO.NONE, payload: pattern(10) }, (f) => set16le(f, 8, f.length - 12 - 34 - 1))],
   ['TCPV4 on an IPv6 packet', 'bad_gso', () => mutated(TCP6, (f) => (f[1] = GSO.TCPV4))],
   ['TCPV6 on an IPv4 packet', 'bad_gso', () => mutated(TCP4, (f) => (f[1] = GSO.TCPV6))],
   ['UDP_L4 on a TCP packet', 'bad_gso', () => mutated(TCP4, (f) => (f[1] = GSO.UDP_L4))],
@@ -653,26 +654,10 @@ const MALFORMED: Array<[string, SegmentFault, () => Uint8Array]> = [
   ['a GSO frame cut inside its IPv4 header', 'bad_gso', () => build({ ...TCP4, needsCsum: false, hdrLen: 0 }).frame.slice(0, 12 + 14 + 10)],
   ['a tagged GSO frame cut inside its tag', 'bad_gso', () => build({ ...TCP4, vlan: true, needsCsum: false, hdrLen: 0 }).frame.slice(0, 12 + 16)],
   ['GSO_UDP (UFO)', 'unsupported_gso', () => mutated(UDP4, (f) => (f[1] = GSO.UDP))],
-  [
-    'an IPv6 Routing header',
-    'unsupported_gso',
-    () => build({ ...TCP6, ext: hex('0600 0000 0000 0000'), extFirst: 43 }).frame,
-  ],
-  [
-    'an IPv6 Fragment header',
-    'unsupported_gso',
-    () => build({ ...TCP6, ext: hex('0600 0000 0000 0000'), extFirst: 44 }).frame,
-  ],
-  [
-    'Hop-by-Hop after Destination Options',
-    'bad_gso',
-    () => build({ ...TCP6, ext: hex('0000 0104 0000 0000 0600 0104 0000 0000'), extFirst: 60 }).frame,
-  ],
-  [
-    'an extension header running past the frame',
-    'bad_gso',
-    () => build({ ...TCP6, payload: pattern(0), ext: hex('06ff 0104 0000 0000'), extFirst: 60 }).frame,
-  ],
+  ['an IPv6 Routing header', 'unsupported_gso', () => build({ ...TCP6, ext: hex('0600 0000 0000 0000'), extFirst: 43 }).frame],
+  ['an IPv6 Fragment header', 'unsupported_gso', () => build({ ...TCP6, ext: hex('0600 0000 0000 0000'), extFirst: 44 }).frame],
+  ['Hop-by-Hop after Destination Options', 'bad_gso', () => build({ ...TCP6, ext: hex('0000 0104 0000 0000 0600 0104 0000 0000'), extFirst: 60 }).frame],
+  ['an extension header running past the frame', 'bad_gso', () => build({ ...TCP6, payload: pattern(0), ext: hex('06ff 0104 0000 0000'), extFirst: 60 }).frame],
   ['QinQ', 'unsupported_gso', () => mutated({ ...TCP4, vlan: true }, (f) => set16be(f, 24, 0x88a8))],
   ['two 802.1Q tags', 'unsupported_gso', () => mutated({ ...TCP4, vlan: true }, (f) => set16be(f, 28, 0x8100))],
   ['gso_size 1 on 3000 bytes', 'too_many_segments', () => mutated(TCP4, (f) => set16le(f, 4, 1))],
@@ -687,8 +672,14 @@ test('segment: malformed frames give their reason and emit nothing', () => {
     assert.equal(emitted, 0, what);
   }
   // `len` reaching past the buffer, or a negative offset, counts as a runt rather than a read past the end.
-  assert.equal(segmentFrame(TSO4_IN, 0, TSO4_IN.length + 1, scratch, () => assert.fail()), 'runt');
-  assert.equal(segmentFrame(TSO4_IN, -1, 30, scratch, () => assert.fail()), 'runt');
+  assert.equal(
+    segmentFrame(TSO4_IN, 0, TSO4_IN.length + 1, scratch, () => assert.fail()),
+    'runt',
+  );
+  assert.equal(
+    segmentFrame(TSO4_IN, -1, 30, scratch, () => assert.fail()),
+    'runt',
+  );
   assert.ok(MALFORMED.every(([, r]) => (SEGMENT_FAULTS as readonly string[]).includes(r)));
   assert.deepEqual(new Set(MALFORMED.map(([, r]) => r)), new Set(SEGMENT_FAULTS), 'every reason is reached');
 });

@@ -266,7 +266,10 @@ test('a burst of 2000 datagrams arrives whole, in order, in batches', async (t) 
     await waitFor(`${total} datagrams`, () => received.length + bad >= total);
     assert.equal(bad, 0);
     assert.equal(received.length, total);
-    assert.deepEqual(received, Array.from({ length: total }, (_, i) => i));
+    assert.deepEqual(
+      received,
+      Array.from({ length: total }, (_, i) => i),
+    );
     assert.ok(batches < total, `${batches} batches for ${total} datagrams`);
     t.diagnostic(`${total} datagrams in ${batches} batches`);
     assert.equal(sock.peer, qpath);
@@ -285,7 +288,7 @@ test('what is queued when the loop wakes up comes in one batch, one JS call', as
     assert.equal(errno, 0);
     calls.push(count);
     const buf = new Uint8Array(sock.rxBuffer);
-    for (let i = 0; i < count; i++) got.push(buf.slice(sock.rxOffsets[i]!, sock.rxOffsets[i]! + sock.rxLengths[i]!));
+    for (let i = 0; i < count; i++) got.push(buf.slice(sock.rxOffsets[i], sock.rxOffsets[i]! + sock.rxLengths[i]!));
   });
   const qemu = new Qemu(socketPath('q'));
   try {
@@ -302,7 +305,10 @@ test('what is queued when the loop wakes up comes in one batch, one JS call', as
     await waitFor(`${queued} datagrams`, () => got.length === queued);
     assert.deepEqual(calls, queued <= sock.batch ? [queued] : calls);
     assert.ok(calls.length <= Math.ceil(queued / sock.batch) + 1);
-    assert.deepEqual(got, Array.from({ length: queued }, (_, i) => frameOf(60, i)));
+    assert.deepEqual(
+      got,
+      Array.from({ length: queued }, (_, i) => frameOf(60, i)),
+    );
   } finally {
     qemu.close(true);
     sock.close();

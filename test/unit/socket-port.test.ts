@@ -196,7 +196,7 @@ test('socket port: a GSO frame leaves as checksummed segments; a new peer replac
   }
 });
 
-test('socket port: a GSO frame that cannot be cut is dropped and counted by the segmenter\'s reason', async () => {
+test("socket port: a GSO frame that cannot be cut is dropped and counted by the segmenter's reason", async () => {
   const t = await setup();
   try {
     const peer = await Peer.connect(t.path);
@@ -242,9 +242,16 @@ test('socket port: the decoder cuts any split of a stream into the same frames',
   for (let step = 1; step <= wire.length; step += 97) {
     const d = new StreamDecoder();
     const out: Uint8Array[] = [];
-    for (let i = 0; i < wire.length; i += step) assert.equal(d.push(wire.subarray(i, i + step), (f) => out.push(Uint8Array.from(f))), -1);
+    for (let i = 0; i < wire.length; i += step)
+      assert.equal(
+        d.push(wire.subarray(i, i + step), (f) => out.push(Uint8Array.from(f))),
+        -1,
+      );
     assert.deepEqual(out, frames, `chunks of ${step}`);
   }
   const d = new StreamDecoder();
-  assert.equal(d.push(Buffer.from([0, 0, 0, 13]), () => assert.fail('a 13-byte frame is no frame')), 13);
+  assert.equal(
+    d.push(Buffer.from([0, 0, 0, 13]), () => assert.fail('a 13-byte frame is no frame')),
+    13,
+  );
 });

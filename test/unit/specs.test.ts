@@ -29,7 +29,10 @@ test('specs: tap ports are checked field by field', () => {
   const p = portSpec({ name: 'h1', kind: 'tap', netns: 'lab-h1', addresses: ['10.0.0.1/24', 'fd00::1/64'], mac: '02:AA:00:00:00:01', mtu: 9000, up: false });
   assert.ok(p.kind === 'tap');
   assert.equal(p.mac, '02:aa:00:00:00:01');
-  assert.deepEqual(p.addresses.map((a) => a.text), ['10.0.0.1/24', 'fd00::1/64']);
+  assert.deepEqual(
+    p.addresses.map((a) => a.text),
+    ['10.0.0.1/24', 'fd00::1/64'],
+  );
   assert.equal(p.mtu, 9000);
   assert.equal(p.up, false);
   rejects(() => portSpec({ name: 'h1', kind: 'vxlan' }), /kind must be one of "tap", "vm", "netdev", "socket"; got "vxlan"/);
@@ -61,7 +64,16 @@ test('specs: topology files', () => {
   assert.equal(t.bridges[0]!.ports[0]!.name, 'a');
   assert.deepEqual(topology({}), { bridges: [], links: [], routerInterfaces: [], routes: [] });
   rejects(() => topology({ bridges: [{ name: 'br0' }, { name: 'br0' }] }), /defined twice/);
-  rejects(() => topology({ bridges: [{ name: 'br0', ports: [{ name: 'a', kind: 'tap' }] }, { name: 'br1', ports: [{ name: 'a', kind: 'tap' }] }] }), /port a is defined twice/);
+  rejects(
+    () =>
+      topology({
+        bridges: [
+          { name: 'br0', ports: [{ name: 'a', kind: 'tap' }] },
+          { name: 'br1', ports: [{ name: 'a', kind: 'tap' }] },
+        ],
+      }),
+    /port a is defined twice/,
+  );
   rejects(() => topology({ bridges: [{ name: 'br0', ports: [{ name: 'a', kind: 'tap', mtu: 1 }] }] }), /bridges\[0\]\.ports\[0\]\.mtu/);
   rejects(() => topology({ routers: [] }), /unknown field/);
 });
@@ -85,8 +97,14 @@ test('specs: addresses without a prefix length', () => {
 test('specs: links are checked field by field', () => {
   assert.deepEqual(linkSpec({ name: 'tun0', kind: 'tun' }), { name: 'tun0', kind: 'tun', addresses: [], routes: [] });
   const l = linkSpec({ name: 'up1', kind: 'tun', netns: 'u', addresses: ['10.9.0.1/30', 'FD09::1/64'], peer: '10.9.0.2', mtu: 1400, routes: ['10.0.0.0/8', 'fd00::/16'] });
-  assert.deepEqual(l.addresses.map((a) => a.text), ['10.9.0.1/30', 'fd09::1/64']);
-  assert.deepEqual(l.routes.map((r) => r.text), ['10.0.0.0/8', 'fd00::/16']);
+  assert.deepEqual(
+    l.addresses.map((a) => a.text),
+    ['10.9.0.1/30', 'fd09::1/64'],
+  );
+  assert.deepEqual(
+    l.routes.map((r) => r.text),
+    ['10.0.0.0/8', 'fd00::/16'],
+  );
   assert.equal(l.peer?.text, '10.9.0.2');
   assert.equal(l.netns, 'u');
   assert.equal(l.mtu, 1400);
@@ -164,17 +182,32 @@ test('specs: topology files with links, router interfaces and routes', () => {
   const t = topology({
     bridges: [{ name: 'br0', ports: [{ name: 'h1', kind: 'tap' }] }],
     links: [{ name: 'tun0', kind: 'tun', addresses: ['10.9.0.1/30'] }],
-    routerInterfaces: [{ name: 'r0', bridge: 'br0', addresses: ['10.0.0.254/24'] }, { name: 'ru', link: 'tun0', addresses: ['10.9.0.2/30'] }],
+    routerInterfaces: [
+      { name: 'r0', bridge: 'br0', addresses: ['10.0.0.254/24'] },
+      { name: 'ru', link: 'tun0', addresses: ['10.9.0.2/30'] },
+    ],
     routes: [{ prefix: '10.100.0.0/16', via: '10.9.0.1' }],
   });
   assert.equal(t.links[0]!.name, 'tun0');
-  assert.deepEqual(t.routerInterfaces.map((r) => r.name), ['r0', 'ru']);
+  assert.deepEqual(
+    t.routerInterfaces.map((r) => r.name),
+    ['r0', 'ru'],
+  );
   assert.equal(t.routes[0]!.prefix.text, '10.100.0.0/16');
   rejects(() => topology({ links: [{ name: 'tun0', kind: 'tun', mtu: 1 }] }), /links\[0\]\.mtu/);
   rejects(() => topology({ links: {} }), /topology\.links must be an array/);
   rejects(() => topology({ bridges: [{ name: 'br0', ports: [{ name: 'x', kind: 'tap' }] }], links: [{ name: 'x', kind: 'tun' }] }), /links\[0\]\.name: link x has the name of port x/);
   rejects(() => topology({ links: [{ name: 'x', kind: 'tun' }], routerInterfaces: [{ name: 'x', link: 'x', addresses: ['10.0.0.1/24'] }] }), /router interface x has the name of link x/);
-  rejects(() => topology({ routes: [{ prefix: '10.0.0.0/8', interface: 'a' }, { prefix: '10.0.0.0/8', interface: 'b' }] }), /routes\[1\]\.prefix: a route for 10\.0\.0\.0\/8 is defined twice/);
+  rejects(
+    () =>
+      topology({
+        routes: [
+          { prefix: '10.0.0.0/8', interface: 'a' },
+          { prefix: '10.0.0.0/8', interface: 'b' },
+        ],
+      }),
+    /routes\[1\]\.prefix: a route for 10\.0\.0\.0\/8 is defined twice/,
+  );
   rejects(() => topology({ routerInterfaces: [{ name: 'r0', addresses: ['10.0.0.254/24'] }] }), /routerInterfaces\[0\] needs exactly one of/);
 });
 
@@ -198,7 +231,7 @@ test('specs: vm ports need an owner or a group, by id or name, and suggest a gue
   rejects(() => portSpec({ name: 'vm1', kind: 'vm', owner: 0, netns: 'x' }), /unknown field "netns"/);
 });
 
-test('specs: the fd server checks port names by the daemon\'s rule', () => {
+test("specs: the fd server checks port names by the daemon's rule", () => {
   assert.equal(PORT_NAME_RE.source, NAME_RE.source);
   assert.equal(PORT_NAME_RE.flags, NAME_RE.flags);
 });
@@ -295,12 +328,18 @@ test('desired state: the name space and the dependencies between objects, agains
 test('desired state: a change returns a new state and never changes the one it started from', () => {
   const s0 = DesiredState.EMPTY.addBridge(bridgeSpec({ name: 'br0' })).addPort('br0', portSpec({ name: 'p1', kind: 'tap' }));
   const saved0 = JSON.stringify(s0.toSaved());
-  const s1 = s0.pinMac('br0', '02:00:00:00:00:01', 'p1').updateBridge('br0', { agingSeconds: 60 }).addPort('br0', portSpec({ name: 'p2', kind: 'tap' }));
+  const s1 = s0
+    .pinMac('br0', '02:00:00:00:00:01', 'p1')
+    .updateBridge('br0', { agingSeconds: 60 })
+    .addPort('br0', portSpec({ name: 'p2', kind: 'tap' }));
   const s2 = s1.removePort('br0', 'p1');
   assert.equal(JSON.stringify(s0.toSaved()), saved0);
   assert.deepEqual(s1.bridge('br0').fdb, [{ mac: '02:00:00:00:00:01', port: 'p1' }]);
   assert.deepEqual(s2.bridge('br0').fdb, [], 'the pins of a removed port go with it');
-  assert.deepEqual(s2.bridge('br0').ports.map((p) => p.name), ['p2']);
+  assert.deepEqual(
+    s2.bridge('br0').ports.map((p) => p.name),
+    ['p2'],
+  );
   assert.equal(s2.bridge('br0').agingSeconds, 60);
   assert.throws(() => s2.pinMac('br0', '02:00:00:00:00:02', 'p1'), /bridge br0 has no port p1/);
 });
@@ -316,7 +355,13 @@ test('desired state: routes go out of the interface whose connected network hold
   assert.throws(() => s.addRoute(routeSpec({ prefix: '10.1.0.0/16', via: '10.2.0.9' })), /connected network of router interface narrow/);
   assert.throws(() => s.addRoute(routeSpec({ prefix: '192.168.0.0/16', via: '10.1.0.1' })), /the router's own address/);
   const withRoute = s.addRoute(routeSpec({ prefix: '192.168.0.0/16', via: '10.1.2.3' })).state;
-  assert.throws(() => withRoute.removeRouterInterface('narrow'), (e: unknown) => e instanceof TwError && e.code === 'TW_ERR_IN_USE');
-  assert.throws(() => withRoute.removeRoute(parseCidr('10.1.0.0/16')), (e: unknown) => e instanceof TwError && e.code === 'TW_ERR_IN_USE');
+  assert.throws(
+    () => withRoute.removeRouterInterface('narrow'),
+    (e: unknown) => e instanceof TwError && e.code === 'TW_ERR_IN_USE',
+  );
+  assert.throws(
+    () => withRoute.removeRoute(parseCidr('10.1.0.0/16')),
+    (e: unknown) => e instanceof TwError && e.code === 'TW_ERR_IN_USE',
+  );
   assert.equal(withRoute.removeRoute(parseCidr('192.168.0.0/16')).removeRouterInterface('narrow').interfaces.has('narrow'), false);
 });

@@ -156,14 +156,18 @@ test('systemd: the sysusers.d file creates user and group tapwire', async (t) =>
     if (r.missing) return needTool(t, 'systemd-sysusers', 'systemd');
     assert.equal(r.code, 0, `systemd-sysusers exited ${r.code}:\n${r.stderr}${r.stdout}`);
     assert.equal(r.stderr.split('\n').filter((l) => /warn|ignor|invalid|fail/i.test(l)).length, 0, r.stderr);
-    const user = readFileSync(join(root, 'etc', 'passwd'), 'utf8').split('\n').find((l) => l.startsWith('tapwire:'));
+    const user = readFileSync(join(root, 'etc', 'passwd'), 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('tapwire:'));
     assert.ok(user, 'no user tapwire');
     const [, , uid, gid, , home, shell] = user.split(':');
     assert.ok(Number(uid) > 0 && Number(uid) < 1000, `a system uid: ${uid}`);
     assert.equal(home, '/var/lib/tapwire');
     assert.match(shell ?? '', /nologin$/);
-    const group = readFileSync(join(root, 'etc', 'group'), 'utf8').split('\n').find((l) => l.startsWith('tapwire:'));
-    assert.equal(group?.split(':')[2], gid, 'group tapwire is the user\'s primary group');
+    const group = readFileSync(join(root, 'etc', 'group'), 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('tapwire:'));
+    assert.equal(group?.split(':')[2], gid, "group tapwire is the user's primary group");
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -122,8 +122,7 @@ test('timer wheel: agrees with a brute-force reference on random schedules, canc
         if (op.k === 'schedule') {
           scheduleReal(now + op.dt);
           refTimers.push(ref.schedule(refTimers.length, now + op.dt));
-        }
-        else if (op.k === 'cancel') {
+        } else if (op.k === 'cancel') {
           if (handles.length > 0) {
             wheel.cancel(handles[op.i % handles.length]!);
             ref.cancel(refTimers[op.i % refTimers.length]!);
@@ -149,7 +148,14 @@ test('timer wheel: agrees with a brute-force reference on random schedules, canc
 test('timer wheel: deadline order, equal deadlines in scheduling order, callbacks get the advance time', () => {
   const wheel = new TimerWheel({ onError: (e) => assert.fail(String(e)) });
   const fired: string[] = [];
-  for (const [name, at] of [['c', 30], ['a', 10], ['b1', 20], ['b2', 20], ['d', 30.5], ['b3', 20]] as const) {
+  for (const [name, at] of [
+    ['c', 30],
+    ['a', 10],
+    ['b1', 20],
+    ['b2', 20],
+    ['d', 30.5],
+    ['b3', 20],
+  ] as const) {
     wheel.schedule(at, (now) => fired.push(`${name}@${now}`));
   }
   assert.equal(wheel.size, 6);

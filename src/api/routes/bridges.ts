@@ -13,7 +13,9 @@ export const bridgeRoutes: FastifyPluginAsyncTypebox<{ daemon: DaemonApi }> = as
     const b = await daemon.addBridge(req.body);
     return reply.code(201).send(b);
   });
-  app.get('/v1/bridges/:bridge', { schema: { tags, summary: 'Show a bridge', params: params('bridge'), response: { 200: ref(Bridge), ...errors } } }, (req) => daemon.bridge(req.params.bridge));
+  app.get('/v1/bridges/:bridge', { schema: { tags, summary: 'Show a bridge', params: params('bridge'), response: { 200: ref(Bridge), ...errors } } }, (req) =>
+    daemon.bridge(req.params.bridge),
+  );
   app.patch(
     '/v1/bridges/:bridge',
     { schema: { tags, summary: 'Change the aging time or FDB cap of a bridge', params: params('bridge'), body: BridgePatch, response: { 200: ref(Bridge), ...errors } } },

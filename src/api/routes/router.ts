@@ -15,10 +15,8 @@ export const routerRoutes: FastifyPluginAsyncTypebox<{ daemon: DaemonApi }> = as
     daemon.router(),
   );
 
-  app.get(
-    '/v1/router/interfaces',
-    { schema: { tags, summary: 'List the router interfaces', response: { 200: Type.Array(ref(RouterInterface)), ...errors } } },
-    () => daemon.routerInterfaces(),
+  app.get('/v1/router/interfaces', { schema: { tags, summary: 'List the router interfaces', response: { 200: Type.Array(ref(RouterInterface)), ...errors } } }, () =>
+    daemon.routerInterfaces(),
   );
   app.post(
     '/v1/router/interfaces',
@@ -48,15 +46,11 @@ export const routerRoutes: FastifyPluginAsyncTypebox<{ daemon: DaemonApi }> = as
 
   const linkTags = ['links'];
   app.get('/v1/links', { schema: { tags: linkTags, summary: 'List the links', response: { 200: Type.Array(ref(Link)), ...errors } } }, () => daemon.links());
-  app.post(
-    '/v1/links',
-    { schema: { tags: linkTags, summary: 'Create a link (a TUN device)', body: LinkCreate, response: { 201: ref(Link), ...errors } } },
-    async (req, reply) => reply.code(201).send(await daemon.addLink(req.body)),
+  app.post('/v1/links', { schema: { tags: linkTags, summary: 'Create a link (a TUN device)', body: LinkCreate, response: { 201: ref(Link), ...errors } } }, async (req, reply) =>
+    reply.code(201).send(await daemon.addLink(req.body)),
   );
-  app.get(
-    '/v1/links/:link',
-    { schema: { tags: linkTags, summary: 'Show a link with its state and counters', params: params('link'), response: { 200: ref(Link), ...errors } } },
-    (req) => daemon.link(req.params.link),
+  app.get('/v1/links/:link', { schema: { tags: linkTags, summary: 'Show a link with its state and counters', params: params('link'), response: { 200: ref(Link), ...errors } } }, (req) =>
+    daemon.link(req.params.link),
   );
   app.delete(
     '/v1/links/:link',
