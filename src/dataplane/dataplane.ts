@@ -149,7 +149,7 @@ export class DataPlane {
     this.timers.schedule(now + HOUSEKEEPING_MS, this.housekeeping);
     for (const p of this.table.ports.values()) p.port.refresh?.();
     for (const b of this.table.bridges.values()) {
-      b.bridge.fdb.expire(now);
+      if (now >= b.bridge.fdb.nextExpiry()) b.bridge.fdb.expire(now);
       this.publishBridge(b);
     }
   };
