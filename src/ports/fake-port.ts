@@ -7,8 +7,9 @@ import type { BatchHandler } from '../native/index.js';
 import type { Io, IoFactory } from './batch-io.js';
 import type { NetdevSpec, PortDevices, SocketSpec, TapSpec, TunSpec, VmSpec } from './devices.js';
 import { FdPort } from './fd-port.js';
-import type { Port, PortState } from './port.js';
+import type { Port } from './port.js';
 import { openUnixSocketPort, type SocketTransportOpener } from './unix-socket-port.js';
+import { VmPort } from './vm.js';
 
 const DEFAULT_MTU = 1500;
 
@@ -69,7 +70,16 @@ export class FakePorts implements PortDevices {
     const tap = existing ?? { uid: spec.uid, gid: spec.gid, carrier: false };
     this.vmTaps.set(spec.name, tap);
     const fd = this.nextFd++;
-    const port = new FakeVmPort(index, spec.name, fd, spec.mtu ?? DEFAULT_MTU, existing !== undefined, this, tap);
+    const port = new VmPort({
+      index,
+      name: spec.name,
+      fd,
+      mtu: spec.mtu ?? DEFAULT_MTU,
+      adopted: existing !== undefined,
+      carrier: () => (this.vmTaps.has(spec.name) ? tap.carrier : undefined),
+      release: () => this.open.delete(fd),
+      removeTap: () => this.vmTaps.delete(spec.name),
+    });
     this.open.set(fd, { name: spec.name, port });
     return port;
   }
@@ -100,33 +110,6 @@ export class FakePorts implements PortDevices {
     const port = new FdPort({ index, kind, name, ifname: name, fd, offloads: 0, mtu, up, release: () => this.open.delete(fd) });
     this.open.set(fd, { name, port });
     return port;
-  }
-}
-
-/** FakeVmPort is a vm port over a FakeVmTap. */
-class FakeVmPort extends FdPort {
-  constructor(
-    index: number,
-    name: string,
-    fd: number,
-    mtu: number,
-    readonly adopted: boolean,
-    private readonly fakes: FakePorts,
-    private readonly tap: FakeVmTap,
-  ) {
-    super({ index, kind: 'vm', name, ifname: name, fd, offloads: 0, mtu, up: tap.carrier, release: () => fakes.open.delete(fd) });
-  }
-
-  refresh(): void {
-    if (this.state === 'error') return;
-    const up = this.fakes.vmTaps.get(this.name) === this.tap && this.tap.carrier;
-    const state: PortState = up ? 'up' : 'down';
-    if (state !== this.state) this.setState(state, up ? 'an emulator attached to a vm port' : 'the emulator of a vm port went away');
-  }
-
-  remove(): void {
-    this.close();
-    this.fakes.vmTaps.delete(this.name);
   }
 }
 

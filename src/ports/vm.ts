@@ -18,28 +18,35 @@ import { isNativeError, native } from '../native/index.js';
 import type { VmSpec } from './devices.js';
 import { FdPort } from './fd-port.js';
 
+/** VmPortInit is what a VmPort is made of: its fd and how to read the carrier, release the fd and delete
+ * the TAP (the real ones here; the fakes of the unit tests give their own). */
+export interface VmPortInit {
+  index: number;
+  name: string;
+  fd: number;
+  mtu: number;
+  /** adopted is true when the TAP was there already (a restart) and was taken over. */
+  adopted: boolean;
+  /** carrier says whether an emulator holds the TAP; undefined when the TAP is gone. */
+  carrier: () => boolean | undefined;
+  release: () => void;
+  removeTap: () => void;
+}
+
 /** VmPort is a `vm` port: the AF_PACKET socket on the persistent TAP, whose carrier is the port's state. */
 export class VmPort extends FdPort {
-  constructor(
-    index: number,
-    name: string,
-    fd: number,
-    mtu: number,
-    /** adopted is true when the TAP was there already (a restart) and was taken over. */
-    readonly adopted: boolean,
-    private readonly removeTap: () => void,
-  ) {
-    super({ index, kind: 'vm', name, ifname: name, fd, offloads: 0, mtu, up: false, release: () => native().closeFd(fd) });
+  readonly adopted: boolean;
+  /** carrier says whether an emulator holds the TAP; undefined when the TAP is gone. */
+  readonly carrier: () => boolean | undefined;
+  private readonly removeTap: () => void;
+
+  constructor(init: VmPortInit) {
+    super({ index: init.index, kind: 'vm', name: init.name, ifname: init.name, fd: init.fd, offloads: 0, mtu: init.mtu, up: false, release: init.release });
+    this.adopted = init.adopted;
+    this.carrier = init.carrier;
+    this.removeTap = init.removeTap;
     this.up = this.carrier() === true;
     this.state = this.up ? 'up' : 'down';
-  }
-
-  /** carrier says whether an emulator holds the TAP; undefined when the TAP is gone. */
-  carrier(): boolean | undefined {
-    const operstate = sysfs(this.name, 'operstate');
-    if (operstate === undefined) return undefined;
-    // `carrier` cannot be read while the link is administratively down (EINVAL): no carrier then.
-    return sysfs(this.name, 'carrier') === '1';
   }
 
   /** refresh follows the carrier: up while an emulator holds the TAP, down otherwise (a down port gets no
@@ -137,7 +144,12 @@ export function openVmPort(spec: VmSpec, index: number): VmPort {
     if (!adopted) removeTap();
     throw e;
   }
-  return new VmPort(index, spec.name, fd, mtu, adopted, removeTap);
+  const carrier = (): boolean | undefined => {
+    if (sysfs(spec.name, 'operstate') === undefined) return undefined;
+    // `carrier` cannot be read while the link is administratively down (EINVAL): no carrier then.
+    return sysfs(spec.name, 'carrier') === '1';
+  };
+  return new VmPort({ index, name: spec.name, fd, mtu, adopted, carrier, release: () => n.closeFd(fd), removeTap });
 }
 
 /** openVmQueue attaches to the TAP of a `vm` port and returns the fd, for an emulator that gets it passed
