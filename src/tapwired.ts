@@ -4,7 +4,7 @@
 // socket (and on --listen with a bearer token), and runs until SIGTERM/SIGINT, when it closes every device
 // (its TAPs disappear) and exits 0; the next start rebuilds them. SIGUSR1 logs one `stats` line.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
@@ -25,6 +25,8 @@ const USAGE = `Usage: tapwired [options]
   --fd-socket PATH       where \`tapwire exec\` gets the TAP fd of a vm port (mode 0666: each request is
                          judged by the caller's uid/gid against the port's owner and group; default
                          beside --socket: /run/tapwire/tapwired-fd.sock)
+  --socket-dir DIR       the only directory socket ports may listen in (created mode 0755 if missing;
+                         default /run/tapwire/ports)
   --listen HOST:PORT     also serve the API over TCP; every request needs "Authorization: Bearer <token>"
   --token-file PATH      the token for --listen (default: generated into <state-dir>/api-token, mode 0600)
   --metrics-listen HOST:PORT  serve GET /metrics without authentication on HOST:PORT
@@ -34,7 +36,7 @@ const USAGE = `Usage: tapwired [options]
   --log-level LEVEL      fatal, error, warn, info (default), debug, trace
   --version, --help
 
-Each option can also be set in the environment: TAPWIRE_SOCKET, TAPWIRE_FD_SOCKET, TAPWIRE_LISTEN, TAPWIRE_TOKEN_FILE,
+Each option can also be set in the environment: TAPWIRE_SOCKET, TAPWIRE_FD_SOCKET, TAPWIRE_SOCKET_DIR, TAPWIRE_LISTEN, TAPWIRE_TOKEN_FILE,
 TAPWIRE_METRICS_LISTEN, TAPWIRE_STATE_DIR, TAPWIRE_CONFIG, TAPWIRE_LOG_LEVEL (the flag wins).
 Signals: SIGTERM/SIGINT stop cleanly; SIGUSR1 logs the counters of every bridge, port and link, and the
 router's, as one "stats" line.`;
@@ -43,6 +45,7 @@ const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
 const OPTIONS = {
   socket: { type: 'string', env: 'TAPWIRE_SOCKET', default: '/run/tapwire/tapwired.sock' },
   'fd-socket': { type: 'string', env: 'TAPWIRE_FD_SOCKET' },
+  'socket-dir': { type: 'string', env: 'TAPWIRE_SOCKET_DIR', default: '/run/tapwire/ports' },
   listen: { type: 'string', env: 'TAPWIRE_LISTEN' },
   'token-file': { type: 'string', env: 'TAPWIRE_TOKEN_FILE' },
   'metrics-listen': { type: 'string', env: 'TAPWIRE_METRICS_LISTEN' },
@@ -122,11 +125,25 @@ async function main(): Promise<void> {
   const log = pino({ level, base: { pid: process.pid }, name: 'tapwired', redact: ['req.headers.authorization', 'token'] });
   const stateDir = flags['state-dir']!;
   const socketPath = flags.socket!;
+  const fdSocketPath = flags['fd-socket'] ?? fdSocketFor(socketPath);
+  const socketDir = flags['socket-dir']!;
+  try {
+    // Made before the state is rebuilt: saved socket ports listen in it. Without it the daemon still runs,
+    // and refuses socket ports (saved ones stay pending) with the reason.
+    mkdirSync(socketDir, { recursive: true, mode: 0o755 });
+  } catch (e) {
+    log.warn({ socketDir, err: (e as Error).message }, 'cannot make the socket port directory; socket ports are refused until it exists');
+  }
   let stopping = false;
   let daemon: Daemon;
   try {
     daemon = await Daemon.start(log, {
       store: new StateStore(stateDir),
+      socketDir,
+      ownSockets: [
+        { path: socketPath, what: 'API socket' },
+        { path: fdSocketPath, what: 'fd socket' },
+      ],
       onFatal: (reason) => {
         if (stopping) return;
         log.fatal({ reason }, 'data plane failed');
@@ -167,7 +184,7 @@ async function main(): Promise<void> {
     }
     restrictSocket(socketPath);
     fdServer = await FdServer.listen({
-      path: flags['fd-socket'] ?? fdSocketFor(socketPath),
+      path: fdSocketPath,
       mode: 0o666,
       resolver: (port, cred) => daemon.vmFd(port, cred),
       logger: log.child({ listener: 'fd' }),
@@ -195,7 +212,7 @@ async function main(): Promise<void> {
   process.on('SIGUSR1', () => {
     void Promise.all([daemon.bridges(), daemon.ports(), daemon.links(), daemon.router()]).then(([bridges, ports, links, router]) => log.info({ bridges, ports, links, router }, 'stats'));
   });
-  log.info({ version: VERSION, socket: socketPath, fdSocket: fdServer?.path, listen: flags.listen, metricsListen: flags['metrics-listen'], stateDir }, 'ready');
+  log.info({ version: VERSION, socket: socketPath, fdSocket: fdServer?.path, socketDir, listen: flags.listen, metricsListen: flags['metrics-listen'], stateDir }, 'ready');
 }
 
 main().catch((e: unknown) => {

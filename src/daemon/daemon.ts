@@ -9,6 +9,7 @@
 import { TwError } from '../errors.js';
 import type { BridgeInfo, FdbRow, LinkInfo, NeighborInfo, PortEvent, PortInfo, RouteInfo, RouterInterfaceInfo } from '../dataplane/protocol.js';
 import type { FdGrant, FdRefusal, PeerCred } from '../ports/fd-server.js';
+import type { SocketPathPolicy } from '../ports/socket-path.js';
 import { DataPlaneClient, FakeDevices, WorkerLog } from './dataplane-client.js';
 import { DesiredState, savedLink, savedPort, savedRoute, savedRouterInterface } from './desired-state.js';
 import { Applied, Logger, Reconciler, describeError } from './reconcile.js';
@@ -27,6 +28,10 @@ export interface DaemonOptions {
   onFatal?: (reason: string) => void;
   /** fakeDevices runs the data plane over in-memory devices (tests without root). */
   fakeDevices?: FakeDevices;
+  /** socketDir is the directory socket ports must be in (tapwired's --socket-dir); without it any directory. */
+  socketDir?: string;
+  /** ownSockets are the daemon's own sockets (the API socket, the fd socket), which no socket port may take. */
+  ownSockets?: readonly { path: string; what: string }[];
 }
 
 /** Daemon is tapwire's control plane; see the comment at the top of this file. */
@@ -40,12 +45,14 @@ export class Daemon {
     private readonly plane: DataPlaneClient,
     private readonly log: Logger,
     private readonly store: StateStore | undefined,
+    sockets: SocketPathPolicy,
   ) {
     this.reconcile = new Reconciler(
       plane,
       log,
       (retry) => this.serial(retry),
       () => this.desired,
+      sockets,
     );
   }
 
@@ -72,7 +79,7 @@ export class Daemon {
       options.fakeDevices,
     );
     await plane.started();
-    const daemon = new Daemon(plane, log, options.store);
+    const daemon = new Daemon(plane, log, options.store, { dir: options.socketDir, own: options.ownSockets });
     if (options.store !== undefined) options.store.onWarning = (message) => log.warn({}, message);
     if (saved !== undefined) await daemon.restore(saved);
     return daemon;

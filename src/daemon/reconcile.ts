@@ -11,6 +11,7 @@
 import { TwError } from '../errors.js';
 import type { BridgeSpec, LinkSpec, PortInfo, PortSpec, RouteSpec, RouterInterfaceSpec } from '../dataplane/protocol.js';
 import type { Cidr } from '../wire/cidr.js';
+import { checkSocketPath, type SocketPathPolicy } from '../ports/socket-path.js';
 import { resolveGroup, resolveUser } from './accounts.js';
 import type { DataPlaneClient } from './dataplane-client.js';
 import { DesiredState } from './desired-state.js';
@@ -65,9 +66,11 @@ function nameOf(raw: unknown, key = 'name'): unknown {
 }
 
 /** withIds resolves a vm or socket port's owner and group (names or ids) into the uid and gid the data
- * plane sets. */
-async function withIds(spec: PortSpec): Promise<PortSpec> {
+ * plane sets; a socket port's path is checked against `sockets` first (socket-path.ts), at every attempt,
+ * so that a saved port whose path is refused stays pending instead of taking a socket. */
+async function withIds(spec: PortSpec, sockets: SocketPathPolicy): Promise<PortSpec> {
   if (spec.kind !== 'vm' && spec.kind !== 'socket') return spec;
+  if (spec.kind === 'socket') await checkSocketPath(spec.path, sockets, 'path');
   const out = { ...spec };
   if (spec.owner !== undefined) out.uid = await resolveUser(spec.owner);
   if (spec.group !== undefined) out.gid = await resolveGroup(spec.group);
@@ -84,12 +87,14 @@ export class Reconciler {
   private readonly routes = new Map<string, string>();
   private retryTimer: NodeJS.Timeout | undefined;
 
-  /** `serial` runs a retry in the facade's order of changes; `desired` is the state to retry against. */
+  /** `serial` runs a retry in the facade's order of changes; `desired` is the state to retry against;
+   * `sockets` is where socket ports may listen. */
   constructor(
     private readonly plane: DataPlaneClient,
     private readonly log: Logger,
     private readonly serial: (change: () => Promise<void>) => Promise<void>,
     private readonly desired: () => DesiredState,
+    private readonly sockets: SocketPathPolicy = {},
   ) {}
 
   /** pending is what the data plane does not have yet. */
@@ -137,7 +142,7 @@ export class Reconciler {
           continue;
         }
         try {
-          await this.plane.call({ op: 'addPort', bridge: spec.name, spec: await withIds(ps) });
+          await this.plane.call({ op: 'addPort', bridge: spec.name, spec: await withIds(ps, this.sockets) });
         } catch (e) {
           this.ports.set(ps.name, { bridge: spec.name, reason: reasonOf(e) });
           this.log.warn({ bridge: spec.name, port: ps.name, err: describeError(e) }, `cannot rebuild a saved port now; retrying every ${RETRY_MS / 1000} s`);
@@ -262,7 +267,7 @@ export class Reconciler {
         continue;
       }
       try {
-        await this.plane.call({ op: 'addPort', bridge, spec: await withIds(portSpec(saved)) });
+        await this.plane.call({ op: 'addPort', bridge, spec: await withIds(portSpec(saved), this.sockets) });
       } catch (e) {
         this.ports.set(name, { bridge, reason: reasonOf(e) });
         continue;
@@ -356,14 +361,14 @@ export class Reconciler {
 
   private async rebuild(b: SavedBridge): Promise<void> {
     await this.plane.call({ op: 'addBridge', spec: { name: b.name, agingSeconds: b.agingSeconds, fdbMax: b.fdbMax } });
-    for (const p of b.ports) if (!this.ports.has(p.name)) await this.plane.call({ op: 'addPort', bridge: b.name, spec: await withIds(portSpec(p)) });
+    for (const p of b.ports) if (!this.ports.has(p.name)) await this.plane.call({ op: 'addPort', bridge: b.name, spec: await withIds(portSpec(p), this.sockets) });
     for (const f of b.fdb) if (!this.ports.has(f.port)) await this.plane.call({ op: 'fdbAdd', bridge: b.name, mac: f.mac, port: f.port });
   }
 
   /** addPort builds a port on a bridge (its owner and group resolved first) and says what the data plane
    * made of it. */
   async addPort(bridge: string, spec: PortSpec): Promise<Applied & { info: PortInfo }> {
-    const info = await this.plane.call<PortInfo>({ op: 'addPort', bridge, spec: await withIds(spec) });
+    const info = await this.plane.call<PortInfo>({ op: 'addPort', bridge, spec: await withIds(spec, this.sockets) });
     return { ...built(() => this.plane.call({ op: 'removePort', bridge, name: spec.name })), info };
   }
 
@@ -375,7 +380,7 @@ export class Reconciler {
     if (waiting !== undefined && waiting.bridge === bridge) return { pending: true, undo: () => Promise.resolve(), settle: () => this.ports.delete(name) };
     await this.plane.call({ op: 'removePort', bridge, name });
     return built(async () => {
-      await this.plane.call({ op: 'addPort', bridge, spec: await withIds(portSpec(saved)) });
+      await this.plane.call({ op: 'addPort', bridge, spec: await withIds(portSpec(saved), this.sockets) });
       for (const f of pins) await this.plane.call({ op: 'fdbAdd', bridge, mac: f.mac, port: f.port });
     });
   }

@@ -14,7 +14,7 @@
 // rest goes on, since datagrams keep their boundaries and nothing after it is out of step.
 import { constants } from 'node:os';
 import { native, type UnixDgram } from '../native/index.js';
-import { MIN_FRAME, removeStale, type SocketEvents, type SocketTransport } from './socket.js';
+import { MIN_FRAME, removeStale, replaceStale, type SocketEvents, type SocketTransport } from './socket.js';
 
 /** DgramSocketSpec says where a `dgram` socket port binds (SocketSpec of ./socket.ts only has mode 'stream'). */
 export interface DgramSocketSpec {
@@ -31,10 +31,10 @@ export const RESUME_DELAY_MS = 100;
 
 const E = constants.errno;
 
-/** openDgramSocketPort binds spec.path (a stale socket file there is replaced; any other file is refused by
- * bind with EADDRINUSE) and returns the port, receiving at once. */
+/** openDgramSocketPort binds spec.path (a stale socket file there is replaced; a live socket or any other
+ * file is refused with EADDRINUSE) and returns the port, receiving at once. */
 export async function openDgramSocketPort(spec: DgramSocketSpec, events: SocketEvents): Promise<SocketTransport> {
-  removeStale(spec.path);
+  await replaceStale(spec.path);
   let connected = false;
   let closed = false;
   let resumeTimer: NodeJS.Timeout | undefined;

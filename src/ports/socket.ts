@@ -15,6 +15,7 @@ import { createServer, Server, Socket } from 'node:net';
 import { chmodSync, chownSync, lstatSync, unlinkSync } from 'node:fs';
 import { ETH, VLAN_TAG_LEN } from '../wire/ethernet.js';
 import type { SocketSpec } from './devices.js';
+import { probeSocket } from './socket-path.js';
 
 /** SocketEvents are how a socket port reaches the data plane. */
 export interface SocketEvents {
@@ -88,11 +89,25 @@ export function removeStale(path: string): void {
   }
 }
 
+/** replaceStale makes room for a socket port at `path`: a socket file nobody listens on (a connect gets
+ * ECONNREFUSED) is removed; a socket something listens on is refused with EADDRINUSE, never unlinked
+ * (socket-path.ts); any other file is left for listen or bind to refuse. */
+export async function replaceStale(path: string): Promise<void> {
+  try {
+    if (!lstatSync(path).isSocket()) return;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  if ((await probeSocket(path)) === 'live') throw Object.assign(new Error(`${path} is a socket something listens on`), { code: 'EADDRINUSE' });
+  removeStale(path);
+}
+
 /** openSocketPort is the real SocketOpener for `stream` mode (`dgram` is openDgramSocketPort, in
  * socket-dgram.ts): it listens on spec.path (a stale socket file there is
- * replaced; any other file is refused by listen with EADDRINUSE). */
+ * replaced; a live socket or any other file is refused with EADDRINUSE). */
 export async function openSocketPort(spec: SocketSpec, events: SocketEvents): Promise<SocketTransport> {
-  removeStale(spec.path);
+  await replaceStale(spec.path);
   let peer: Socket | undefined;
   let closed = false;
   const server: Server = createServer({ allowHalfOpen: false, pauseOnConnect: false }, (socket) => {

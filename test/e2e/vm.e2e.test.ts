@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { Lab } from '../helpers/lab.js';
-import { RunningDaemon, startDaemon } from '../helpers/daemon.js';
+import { RunningDaemon, daemonFiles, startDaemon } from '../helpers/daemon.js';
 import { api } from '../helpers/curl.js';
 import { requirePrivileges } from '../helpers/privileged.js';
 import { bootQemu, bootUml, ensureGuest, GuestImage, GuestParams, GuestResult, qemuArgv, startQemu, startTcpPeer, TcpPeer } from '../helpers/guest.js';
@@ -91,7 +91,16 @@ test('emulator ports: vm (QEMU virtio-net and e1000, UML, restart), tapwire exec
   try {
     const d = await lab.addNs('d');
     const h1 = await lab.addNs('h1');
-    daemon = await startDaemon(lab, 'd', { bridges: [{ name: 'br0', ports: [{ name: lab.name('th1'), kind: 'tap', netns: h1, addresses: [`${HOST}/24`] }] }] });
+    // The socket ports below listen in the daemon's own temporary directory: it is their --socket-dir.
+    const files = daemonFiles(lab);
+    const socketDir = ['--socket-dir', files.dir];
+    daemon = await startDaemon(
+      lab,
+      'd',
+      { bridges: [{ name: 'br0', ports: [{ name: lab.name('th1'), kind: 'tap', netns: h1, addresses: [`${HOST}/24`] }] }] },
+      {},
+      { files, args: socketDir },
+    );
     const sock = daemon.files.socket;
     // The daemon's directory is 0700; `tapwire exec` and the emulators below run as nobody and must reach
     // the fd socket (0666) and a socket port's file (0660, owned by nobody) in it.
@@ -162,7 +171,7 @@ test('emulator ports: vm (QEMU virtio-net and e1000, UML, restart), tapwire exec
         await daemon!.stop(true);
         const link = await lab.ip('d', '-br', 'link', 'show', 'vm1');
         assert.match(link.stdout, /^vm1\s/, 'the TAP outlives the daemon, with the emulator on it');
-        daemon = await startDaemon(lab, 'd', undefined, {}, { files: daemon!.files });
+        daemon = await startDaemon(lab, 'd', undefined, {}, { files: daemon!.files, args: socketDir });
         assert.equal((await port('vm1')).state, 'up', 'adopted, with the emulator still attached');
         await lab.exec('h1', 'ping', ['-c', '3', '-i', '0.2', '-W', '2', '10.78.0.13'], { timeoutMs: 20_000 });
       } finally {

@@ -114,7 +114,9 @@ export function daemonFiles(lab: Lab): DaemonFiles {
  */
 export async function startDaemon(lab: Lab, ns: string, topology: unknown, env: Record<string, string> = {}, options: { files?: DaemonFiles; args?: string[] } = {}): Promise<RunningDaemon> {
   const files = options.files ?? daemonFiles(lab);
-  const args = [MAIN, '--socket', files.socket, '--state-dir', files.stateDir, ...(options.args ?? [])];
+  // Socket ports listen in the run's own directory unless the test names another (a later flag wins): a test
+  // never makes the default /run/tapwire/ports on the host.
+  const args = [MAIN, '--socket', files.socket, '--state-dir', files.stateDir, '--socket-dir', join(files.dir, 'ports'), ...(options.args ?? [])];
   if (topology !== undefined) {
     const config = join(files.dir, 'topology.json');
     writeFileSync(config, JSON.stringify(topology));

@@ -2,10 +2,11 @@
 // every route's success, each kind of bad input, 404, 409, and that a failed request changes nothing.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.js';
@@ -308,6 +309,160 @@ describe('REST API with a bearer token (the TCP listener)', () => {
     assert.deepEqual(await snapshot(c), before);
     const ok = await call(c, 'POST', '/v1/bridges', { name: 'br0' }, { authorization: `Bearer ${token}` });
     assert.equal(ok.status, 201);
+  });
+});
+
+/** staleSocket leaves a socket file nobody listens on at `path`: a process that listened there and died. */
+function staleSocket(path: string): void {
+  execFileSync(process.execPath, ['-e', "require('net').createServer().listen(process.argv[1], () => process.exit(0))", path]);
+}
+
+async function listenAt(path: string): Promise<Server> {
+  const server = createServer((s) => s.end());
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  return server;
+}
+
+/** answers says whether something accepts a connection on the socket at `path`. */
+async function answers(path: string): Promise<boolean> {
+  const s = connect(path);
+  try {
+    await once(s, 'connect');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    s.destroy();
+  }
+}
+
+describe('socket ports: where they may listen', () => {
+  let dir: string;
+  let ports: string;
+  let apiSocket: string;
+  let api: Server;
+  let c: Ctx;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'twapi-sock-'));
+    ports = join(dir, 'ports');
+    mkdirSync(ports);
+    // The daemon's API socket, live, inside the allowed directory: only its being the daemon's refuses it.
+    apiSocket = join(ports, 'api.sock');
+    api = await listenAt(apiSocket);
+    const store = new StateStore(join(dir, 'state'));
+    const daemon = await Daemon.start(silent, {
+      store,
+      fakeDevices: { module: FAKES, netns: [] },
+      socketDir: ports,
+      ownSockets: [
+        { path: apiSocket, what: 'API socket' },
+        { path: join(ports, 'fd.sock'), what: 'fd socket' },
+      ],
+    });
+    const app = await buildApp(daemon, { metrics: new Metrics(daemon) });
+    c = { dir, store, daemon, app };
+    assert.equal((await call(c, 'POST', '/v1/bridges', { name: 'br0' })).status, 201);
+  });
+  after(async () => {
+    await stop(c, true);
+    api.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("the daemon's own sockets are refused, and the API socket still answers", async () => {
+    const inode = statSync(apiSocket).ino;
+    await rejects(c, 'POST', '/v1/bridges/br0/ports', { name: 's1', kind: 'socket', path: apiSocket }, 400, 'TW_ERR_VALIDATION', /is the daemon's API socket/);
+    await rejects(c, 'POST', '/v1/bridges/br0/ports', { name: 's1', kind: 'socket', path: join(ports, 'x', '..', 'api.sock') }, 400, 'TW_ERR_VALIDATION', /API socket/);
+    await rejects(c, 'POST', '/v1/bridges/br0/ports', { name: 's1', kind: 'socket', path: join(ports, 'fd.sock') }, 400, 'TW_ERR_VALIDATION', /is the daemon's fd socket/);
+    assert.equal(statSync(apiSocket).ino, inode, 'the API socket file is the same one');
+    assert.ok(await answers(apiSocket), 'the API socket still answers');
+  });
+
+  test('a socket another process listens on is refused (409) and keeps working', async () => {
+    for (const mode of ['stream', 'dgram']) {
+      const path = join(ports, `foreign-${mode}.sock`);
+      const foreign = await listenAt(path);
+      try {
+        await rejects(c, 'POST', '/v1/bridges/br0/ports', { name: 's2', kind: 'socket', path, mode }, 409, 'TW_ERR_EXISTS', /in use/);
+        assert.ok(await answers(path), 'the other process still listens');
+      } finally {
+        foreign.close();
+      }
+    }
+    const file = join(ports, 'plain-file');
+    writeFileSync(file, 'x');
+    await rejects(c, 'POST', '/v1/bridges/br0/ports', { name: 's2', kind: 'socket', path: file }, 409, 'TW_ERR_EXISTS', /not a socket/);
+    assert.equal(readFileSync(file, 'utf8'), 'x');
+  });
+
+  test('a stale socket nobody listens on is replaced', async () => {
+    for (const mode of ['stream', 'dgram']) {
+      const path = join(ports, `stale-${mode}.sock`);
+      staleSocket(path);
+      assert.equal(await answers(path), false);
+      const r = await call(c, 'POST', '/v1/bridges/br0/ports', { name: 's3', kind: 'socket', path, mode });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      if (mode === 'stream') assert.ok(await answers(path), 'the port listens there now');
+      assert.equal((await call(c, 'DELETE', '/v1/bridges/br0/ports/s3')).status, 204);
+    }
+  });
+
+  test('a path outside the socket directory is refused, after .. and symlinks of its directory', async () => {
+    const outside = mkdtempSync(join(tmpdir(), 'twapi-out-'));
+    try {
+      symlinkSync(outside, join(ports, 'link'));
+      const named = new RegExp(`outside ${ports.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`);
+      for (const path of [join(outside, 'a.sock'), `${ports}/../a.sock`, join(ports, 'link', 'a.sock'), join(dir, 'a.sock')]) {
+        await rejects(c, 'POST', '/v1/bridges/br0/ports', { name: 's4', kind: 'socket', path }, 400, 'TW_ERR_VALIDATION', named);
+      }
+      await rejects(c, 'POST', '/v1/bridges/br0/ports', { name: 's4', kind: 'socket', path: join(ports, 'nodir', 'a.sock') }, 400, 'TW_ERR_VALIDATION', /cannot be used/);
+      const r = await call(c, 'POST', '/v1/bridges/br0/ports', { name: 's4', kind: 'socket', path: join(ports, 'inside.sock') });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      assert.equal((await call(c, 'DELETE', '/v1/bridges/br0/ports/s4')).status, 204);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  test("a restart whose saved socket port cannot listen starts, with the port pending (error), and takes no one's socket", async () => {
+    const d2 = mkdtempSync(join(tmpdir(), 'twapi-restart-'));
+    try {
+      const p2 = join(d2, 'ports');
+      mkdirSync(p2);
+      // As after kill -9 of a daemon whose socket port had taken its API socket: the API socket is stale.
+      const own = join(p2, 'api.sock');
+      staleSocket(own);
+      const inode = statSync(own).ino;
+      const saved = {
+        version: 1,
+        bridges: [
+          {
+            name: 'br0',
+            ports: [
+              { name: 'sa', kind: 'socket', path: own, mode: 'stream' },
+              { name: 'sb', kind: 'socket', path: join(d2, 'outside.sock'), mode: 'stream' },
+              { name: 'sc', kind: 'socket', path: join(p2, 'fine.sock'), mode: 'stream' },
+            ],
+            fdb: [],
+          },
+        ],
+      };
+      mkdirSync(join(d2, 'state'));
+      writeFileSync(join(d2, 'state', 'state.json'), JSON.stringify(saved));
+      const store = new StateStore(join(d2, 'state'));
+      const daemon = await Daemon.start(silent, { store, fakeDevices: { module: FAKES, netns: [] }, socketDir: p2, ownSockets: [{ path: own, what: 'API socket' }] });
+      try {
+        const states = Object.fromEntries((await daemon.ports()).map((p) => [p.name, p.state]));
+        assert.deepEqual(states, { sa: 'error', sb: 'error', sc: 'down' });
+        assert.equal(statSync(own).ino, inode, 'the stale API socket was not taken');
+        assert.equal(await answers(own), false);
+        assert.equal((JSON.parse(readFileSync(store.path, 'utf8')) as typeof saved).bridges[0]!.ports.length, 3, 'the pending ports stay in the state');
+      } finally {
+        await daemon.close();
+      }
+    } finally {
+      rmSync(d2, { recursive: true, force: true });
+    }
   });
 });
 

@@ -8,6 +8,7 @@ import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlink
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { createServer } from 'node:net';
 import { native, type UnixDgram } from '../../src/native/index.js';
 import { openDgramSocketPort } from '../../src/ports/socket-dgram.js';
 import { MAX_FRAME, type SocketEvents } from '../../src/ports/socket.js';
@@ -356,6 +357,42 @@ test('a stale socket file is replaced; any other file is refused and left alone'
   writeFileSync(file, 'not a socket');
   await assert.rejects(openDgramSocketPort({ name: 'vm0', path: file, mode: 'dgram' }, new Recorder()), { code: 'EADDRINUSE', syscall: 'bind' });
   assert.ok(lstatSync(file).isFile());
+});
+
+test('a socket something is bound to or listens on is refused with EADDRINUSE and left working', async () => {
+  const dpath = socketPath('live');
+  let got = 0;
+  const live: UnixDgram = new (native().UnixDgram)({ path: dpath }, (count: number) => (got += count));
+  try {
+    const opened = await openDgramSocketPort({ name: 'vm0', path: dpath, mode: 'dgram' }, new Recorder()).then(
+      (p) => (p.close(), 'opened'),
+      (e: NodeJS.ErrnoException) => e.code,
+    );
+    assert.equal(opened, 'EADDRINUSE');
+    // The bound socket still has its file: a datagram sent to the path reaches it.
+    const peer: UnixDgram = new (native().UnixDgram)({ path: socketPath('p') }, () => undefined);
+    try {
+      assert.equal(peer.sendTo(dpath, frameOf(60, 3)), 0);
+      await waitFor('the datagram at the live socket', () => got === 1);
+    } finally {
+      peer.close();
+    }
+  } finally {
+    live.close();
+  }
+  const spath = socketPath('stream');
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(spath, resolve));
+  try {
+    const opened = await openDgramSocketPort({ name: 'vm0', path: spath, mode: 'dgram' }, new Recorder()).then(
+      (p) => (p.close(), 'opened'),
+      (e: NodeJS.ErrnoException) => e.code,
+    );
+    assert.equal(opened, 'EADDRINUSE');
+    assert.ok(lstatSync(spath).isSocket());
+  } finally {
+    server.close();
+  }
 });
 
 test('UnixDgram refuses bad arguments and reports kernel errors by errno name', () => {

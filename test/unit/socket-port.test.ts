@@ -3,14 +3,15 @@
 // counted. The data plane runs over fake devices for its other ports.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, Socket } from 'node:net';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { connect, createServer, Socket } from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { lstatSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CounterBlock } from '../../src/dataplane/counters.js';
 import { DataPlane } from '../../src/dataplane/dataplane.js';
 import { FakeIo, FakePorts } from '../../src/ports/fake-port.js';
-import { StreamDecoder, encodeFrame, MAX_FRAME } from '../../src/ports/socket.js';
+import { StreamDecoder, encodeFrame, MAX_FRAME, openSocketPort, type SocketEvents } from '../../src/ports/socket.js';
 import { BROADCAST, emitEthernet } from '../../src/wire/ethernet.js';
 import { internetChecksum } from '../../src/wire/checksum.js';
 import { GSO, VNET_FLAG, VNET_HDR_LEN, emitVnetHeader } from '../../src/wire/virtio-net.js';
@@ -254,4 +255,42 @@ test('socket port: the decoder cuts any split of a stream into the same frames',
     d.push(Buffer.from([0, 0, 0, 13]), () => assert.fail('a 13-byte frame is no frame')),
     13,
   );
+});
+
+test('socket port: a socket another process listens on is refused with EADDRINUSE and keeps its listener; a stale one is replaced', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tapwire-sockpath-'));
+  const events: SocketEvents = { frame: () => undefined, badFraming: () => undefined, peer: () => undefined };
+  try {
+    const path = join(dir, 'live.sock');
+    let accepted = 0;
+    const other = createServer((s) => {
+      accepted++;
+      s.destroy();
+    });
+    await new Promise<void>((resolve) => other.listen(path, resolve));
+    try {
+      const opened = await openSocketPort({ name: 'q', path, mode: 'stream' }, events).then(
+        (p) => (p.close(), 'opened'),
+        (e: NodeJS.ErrnoException) => e.code,
+      );
+      assert.equal(opened, 'EADDRINUSE');
+      const c = connect(path);
+      await new Promise<void>((resolve, reject) => c.once('connect', resolve).once('error', reject));
+      c.destroy();
+      await waitFor(() => accepted === 2, 'the other listener to take a connection');
+    } finally {
+      other.close();
+    }
+
+    const stale = join(dir, 'stale.sock');
+    execFileSync(process.execPath, ['-e', "require('net').createServer().listen(process.argv[1], () => process.exit(0))", stale]);
+    assert.ok(lstatSync(stale).isSocket());
+    const port = await openSocketPort({ name: 'q', path: stale, mode: 'stream' }, events);
+    const c = connect(stale);
+    await new Promise<void>((resolve, reject) => c.once('connect', resolve).once('error', reject));
+    c.destroy();
+    port.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -26,7 +26,7 @@ test('tapwired refuses a corrupt or unknown-version state file, says why, and ke
     const dir = mkdtempSync(join(tmpdir(), 'twd-'));
     try {
       writeFileSync(join(dir, 'state.json'), content);
-      const r = await tapwired(['--socket', join(dir, 'api.sock'), '--state-dir', dir]);
+      const r = await tapwired(['--socket', join(dir, 'api.sock'), '--state-dir', dir, '--socket-dir', join(dir, 'ports')]);
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, why);
       assert.match(r.stderr, /will not overwrite/);
