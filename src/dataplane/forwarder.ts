@@ -100,10 +100,13 @@ export class Forwarder implements RouterOutput {
     if (routed) {
       if (e.routerInterface === undefined || this.router === undefined) return acct.drop(index, 'no_egress');
       const segment = gso ? gsoSegmentLength(buf, off, frameLen, 0) : 0;
+      if (segment < 0) return acct.drop(index, 'bad_gso');
       this.router.receive(index, buf, off, len, segment, true, this.now);
       return;
     }
+    // A GSO frame whose headers cannot be read has no segment size to check against an MTU: dropped here.
     const segment = gso ? gsoSegmentLength(buf, off, frameLen, l3OffsetAt(buf, off + VNET_HDR_LEN)) : 0;
+    if (segment < 0) return acct.drop(index, 'bad_gso');
     const v = this.verdict;
     v.reset();
     e.bridge.bridge.forward(e.sw, buf, off + VNET_HDR_LEN, frameLen, segment, this.now, v);

@@ -35,7 +35,7 @@ export const DROP_REASONS = [
   'bad_framing',
   /** egress: a socket port's peer reads too slowly: its send queue is full */
   'backlog',
-  /** egress, to a port without offloads: a GSO frame whose header does not match its packet (type, lengths, offsets) */
+  /** ingress: a GSO frame whose packet headers cannot be read (so its segment size is unknown); egress, to a port without offloads: a GSO frame whose header does not match its packet (type, lengths, offsets) */
   'bad_gso',
   /** egress, to a port without offloads: a GSO frame tapwire does not segment (UFO, IPv6 routing/fragment/AH/ESP headers, QinQ) */
   'unsupported_gso',
