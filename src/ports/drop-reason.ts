@@ -29,7 +29,7 @@ export const DROP_REASONS = [
   'port_down',
   /** egress: the device refused the write for another reason */
   'write_error',
-  /** ingress: reading from the device failed */
+  /** ingress: reading from the device failed for good (the device is gone); the port goes to `error` */
   'read_error',
   /** ingress: a socket port's peer sent a length no frame can have; its connection is closed */
   'bad_framing',
@@ -43,6 +43,9 @@ export const DROP_REASONS = [
   'too_many_segments',
   /** any: handling the frame threw (a bug): the frame is dropped, logged (rate-limited), and forwarding goes on */
   'internal_error',
+  /** ingress: the kernel took one frame off the device's queue and failed to hand it over (EINVAL, EMSGSIZE,
+   * ENOBUFS, ENOMEM; e.g. a UFO frame a guest wrote into its TAP); reading goes on */
+  'rx_frame_error',
 ] as const;
 
 /** ROUTER_DROP_REASONS are why the router discards a packet; each is counted once per packet. */

@@ -4,6 +4,7 @@ import { TwError } from '../../src/errors.js';
 import { CounterBlock } from '../../src/dataplane/counters.js';
 import { DataPlane, HOUSEKEEPING_MS } from '../../src/dataplane/dataplane.js';
 import { FakeIo, FakePorts } from '../../src/ports/fake-port.js';
+import type { BatchHandler } from '../../src/native/index.js';
 import { BROADCAST, emitEthernet } from '../../src/wire/ethernet.js';
 import { GSO, VNET_FLAG, VNET_HDR_LEN, emitVnetHeader } from '../../src/wire/virtio-net.js';
 import { parseCidr } from '../../src/wire/cidr.js';
@@ -184,6 +185,37 @@ test('dataplane: a read error marks the port error and counts read_error', () =>
   io.fail(a.index, 77);
   assert.equal(counters.readPort(a.index).drops.read_error, 1);
   assert.equal(plane.listPorts('br0').find((p) => p.name === 'a')!.state, 'error');
+});
+
+test('dataplane: a frame the kernel failed to hand over is one rx_frame_error drop; the port stays up and reads on', () => {
+  const counters = new CounterBlock();
+  const taps = new FakePorts();
+  let io!: FakeIo;
+  let onBatch!: BatchHandler;
+  const plane = new DataPlane({
+    counters,
+    io: (handler) => {
+      onBatch = handler;
+      return (io = new FakeIo(handler, 8, 2048, 64));
+    },
+    devices: taps,
+    clock: () => 0,
+  });
+  plane.addBridge({ name: 'br0', agingSeconds: 300, fdbMax: 8192 });
+  const a = plane.addPort('br0', tap('a'));
+  plane.addPort('br0', tap('b'));
+  // As the native loop reports it: one frame read, one lost with EINVAL (a UFO frame on an AF_PACKET socket).
+  const f = withVnet(eth(BROADCAST, H1));
+  io.rx.set(f, 0);
+  io.offsets[0] = 0;
+  io.lengths[0] = f.length;
+  onBatch(a.index, 1, 0, 1);
+  assert.deepEqual(io.take(taps.fdOf('b')), [f], 'the frame read in the same batch crosses');
+  onBatch(a.index, 0, 0, 2);
+  assert.deepEqual(counters.readPort(a.index).drops, { rx_frame_error: 3 });
+  assert.equal(plane.listPorts('br0').find((p) => p.name === 'a')!.state, 'up');
+  io.deliver(a.index, [withVnet(eth(BROADCAST, H1))]);
+  assert.equal(io.take(taps.fdOf('b')).length, 1, 'the port is still polled');
 });
 
 test('dataplane: a frame that makes the forwarder throw is dropped as internal_error, logged once, and the batch goes on', () => {
