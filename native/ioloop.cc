@@ -4,7 +4,7 @@
 // - One preallocated receive arena of `slots` x `slotSize` bytes, exposed as `rxBuffer` (an ArrayBuffer,
 //   no copies) with the frame lengths in `rxLengths`. When an fd registered with add(fd, port) becomes
 //   readable (uv_poll, level-triggered), up to `slots` frames are read from it, frame i at offset
-//   i * slotSize, and onBatch(port, count, errno) is called once. The arena is reused by the next batch:
+//   i * slotSize, and onBatch(port, count, errno, skipped) is called once. The arena is reused by the next batch:
 //   JS must finish with the frames (forward them with flush()) before onBatch returns. Frame i of a batch
 //   starts at rxOffsets[i] (a slot boundary) and is rxLengths[i] bytes long.
 // - Where the kernel allows it, the reads of one wake-up and the writes of one flush() each go to the
@@ -13,7 +13,18 @@
 //   separately if the device refuses RWF_NOWAIT).
 // - A read that fills a whole slot may be truncated: slotSize must exceed the largest frame plus the vnet
 //   header (64 KiB + header once GSO is on); JS treats a full slot as a drop.
-// - A read error other than EAGAIN/EINTR stops polling that fd and is reported as onBatch(port, n, errno).
+// - Read errors come in two classes (IsFrameError), from what the kernel does in packet_recvmsg (AF_PACKET)
+//   and tun_do_read (TAP/TUN):
+//   * one frame the kernel took off the queue and then could not hand over: EINVAL (virtio_net_hdr_from_skb
+//     refuses the skb, e.g. a UFO frame a guest wrote into a vm port's TAP, or the packet_rcv_vnet / tun_put_user
+//     length checks), EMSGSIZE, ENOBUFS, ENOMEM. The frame is gone, the next one is readable: reading goes
+//     on, and the batch reports how many were lost as `skipped` (each also spends one slot of the batch, so
+//     an error that did not consume a frame cannot keep a wake-up reading forever). A guest must never be
+//     able to disable its port with what it sends.
+//   * anything else (EBADF, EBADFD from a detached TUN queue, ENODEV from a packet socket whose device
+//     was unregistered, ENXIO, EIO, ENETDOWN, EFAULT from tun_ring_recv on a shut-down queue, ...): the
+//     device is gone. Polling that fd stops and the errno is reported as onBatch(port, n, errno, skipped).
+//   Both read paths (io_uring and plain read()) classify the same way.
 // - flush(n) writes n frames described by `txPlan` triples [fd, offset, length] (offsets into rxBuffer)
 //   with one write() each, in order, in one call from JS, and stores 0 or the errno of each in `txResult`;
 //   it returns the number of failed writes. send(fd, bytes) writes one frame built by JS.
@@ -210,13 +221,22 @@ class IoLoop : public Napi::ObjectWrap<IoLoop> {
     p->owner->Drain(p, status);
   }
 
-  // ReadPlain reads frames one read() at a time until EAGAIN or the arena is full.
-  int ReadPlain(int fd, int* count) {
-    while (*count < slots_) {
+  // IsFrameError tells a read error that lost one frame (reading goes on) from one that ends the device;
+  // see the header comment.
+  static bool IsFrameError(int err) { return err == EINVAL || err == EMSGSIZE || err == ENOBUFS || err == ENOMEM; }
+
+  // ReadPlain reads frames one read() at a time until EAGAIN or the arena is full; frames the kernel
+  // could not hand over are counted in `skipped` and use up a slot of the batch each.
+  int ReadPlain(int fd, int* count, int* skipped) {
+    while (*count + *skipped < slots_) {
       uint8_t* slot = rx_ + static_cast<size_t>(*count) * slotSize_;
       ssize_t n = read(fd, slot, slotSize_);
       if (n < 0) {
         if (errno == EINTR) continue;
+        if (IsFrameError(errno)) {
+          (*skipped)++;
+          continue;
+        }
         return errno == EAGAIN ? 0 : errno;
       }
       offsets_[*count] = static_cast<int32_t>(slot - rx_);
@@ -227,7 +247,7 @@ class IoLoop : public Napi::ObjectWrap<IoLoop> {
 
   // ReadRing issues one RWF_NOWAIT read per slot in one io_uring_enter; the frames keep slot order. A
   // ring that fails (rather than the fd) is given up for reads; what it did read is still delivered.
-  int ReadRing(Poll* p, int* count) {
+  int ReadRing(Poll* p, int* count, int* skipped) {
     int most = slots_ < static_cast<int>(ring_.Capacity()) ? slots_ : static_cast<int>(ring_.Capacity());
     int n = p->hint < most ? p->hint : most;
     for (int i = 0; i < n; i++) {
@@ -242,11 +262,16 @@ class IoLoop : public Napi::ObjectWrap<IoLoop> {
       if (res > 0) {
         offsets_[*count] = i * slotSize_;
         lengths_[(*count)++] = res;
-      } else if (res < 0 && res != kNotDone && res != -EAGAIN && err == 0) {
-        err = -res;
+      } else if (res < 0 && res != kNotDone && res != -EAGAIN) {
+        if (IsFrameError(-res)) {
+          (*skipped)++;
+        } else if (err == 0) {
+          err = -res;
+        }
       }
     }
-    p->hint = *count == n ? n * 2 : (*count * 2 > 4 ? *count * 2 : 4);
+    int took = *count + *skipped;
+    p->hint = took == n ? n * 2 : (took * 2 > 4 ? took * 2 : 4);
     return err;
   }
 
@@ -254,21 +279,22 @@ class IoLoop : public Napi::ObjectWrap<IoLoop> {
     // Opened first: the io_uring fallback below may touch JS objects (the `ioUring` flags).
     Napi::HandleScope scope(env_);
     int count = 0;
+    int skipped = 0;
     int err = 0;
     if (status < 0) {
       err = -status;
     } else if (uringReads_) {
-      err = ReadRing(p, &count);
-      if (count == 0 && err == 0) {
+      err = ReadRing(p, &count, &skipped);
+      if (count == 0 && skipped == 0 && err == 0) {
         // Readable, yet every RWF_NOWAIT read said EAGAIN: either a spurious wake-up or a device that
         // does not take RWF_NOWAIT. A plain read tells which; in the second case stop using the ring.
-        err = ReadPlain(p->fd, &count);
+        err = ReadPlain(p->fd, &count, &skipped);
         if (count > 0) SetUringReads(false);
       }
     } else {
-      err = ReadPlain(p->fd, &count);
+      err = ReadPlain(p->fd, &count, &skipped);
     }
-    if (count == 0 && err == 0) return;
+    if (count == 0 && skipped == 0 && err == 0) return;
     int port = p->port;
     if (err != 0) {
       // A broken fd would wake us forever: stop polling it and let JS decide what the port becomes.
@@ -277,9 +303,9 @@ class IoLoop : public Napi::ObjectWrap<IoLoop> {
       polls_[port] = nullptr;
     }
     Napi::Env env = env_;
-    napi_value args[3] = {Napi::Number::New(env, port), Napi::Number::New(env, count), Napi::Number::New(env, err)};
+    napi_value args[4] = {Napi::Number::New(env, port), Napi::Number::New(env, count), Napi::Number::New(env, err), Napi::Number::New(env, skipped)};
     napi_value result;
-    napi_status st = napi_make_callback(env, context_->operator napi_async_context(), Value(), onBatch_.Value(), 3, args, &result);
+    napi_status st = napi_make_callback(env, context_->operator napi_async_context(), Value(), onBatch_.Value(), 4, args, &result);
     if (err != 0 && --active_ == 0) Unref();
     if (st != napi_ok && env.IsExceptionPending()) {
       Napi::Error e = env.GetAndClearPendingException();

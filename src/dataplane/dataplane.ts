@@ -71,7 +71,7 @@ export class DataPlane {
   constructor(private readonly deps: DataPlaneDeps) {
     this.acct = new Accounting(deps.counters);
     // The batch loop calls the forwarder, which needs the loop's arena: the callback finds it through `this`.
-    this.io = deps.io((port, count, errno) => this.forwarder.onBatch(port, count, errno, this.io.offsets, this.io.lengths));
+    this.io = deps.io((port, count, errno, skipped) => this.forwarder.onBatch(port, count, errno, skipped ?? 0, this.io.offsets, this.io.lengths));
     const plan = new WritePlan(this.io, this.acct);
     const forwarder = new Forwarder(this.table, plan, this.acct, this.io, {
       clock: deps.clock,

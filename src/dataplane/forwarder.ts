@@ -4,7 +4,11 @@
 // into the one write plan, and the plan is written when the batch is done. Everything is counted by the
 // one Accounting. A frame whose handling throws (a bug in a parser, say) is dropped and counted as
 // `internal_error`, logged at most once per LOG_EVERY_MS, and the batch goes on: nothing a frame carries
-// may stop forwarding or reach napi_fatal_exception.
+// may stop forwarding or reach napi_fatal_exception. Read errors come in the native loop's two classes
+// (native/ioloop.cc): a frame the kernel failed to hand over (EINVAL, EMSGSIZE, ENOBUFS, ENOMEM; say a UFO
+// frame a guest wrote into its TAP, which the AF_PACKET socket cannot describe with a virtio-net header)
+// is one `rx_frame_error` drop and the port reads on, since a guest must not be able to disable its port;
+// any other errno means the device is gone, and readFailed ends the port.
 import type { Router, RouterOutput } from '../router/router.js';
 import type { RouterDropReason } from '../router/stats.js';
 import { DELIVER, Verdict } from '../ports/verdict.js';
@@ -57,11 +61,12 @@ export class Forwarder implements RouterOutput {
     this.now = now;
   }
 
-  /** onBatch handles `count` frames the native loop read from slot `index` into the arena, then the read
-   * error that stopped it, if any. */
-  onBatch(index: number, count: number, errno: number, offsets: Int32Array, lengths: Int32Array): void {
+  /** onBatch handles `count` frames the native loop read from slot `index` into the arena, counts the
+   * `skipped` ones the kernel failed to hand over, then the read error that stopped it, if any. */
+  onBatch(index: number, count: number, errno: number, skipped: number, offsets: Int32Array, lengths: Int32Array): void {
     const e = this.table.slots[index];
     if (e === undefined || e.role === 'router') return;
+    for (let i = 0; i < skipped; i++) this.acct.drop(e.sw.index, 'rx_frame_error');
     this.receive(e, this.arena.rx, offsets, lengths, count);
     if (errno !== 0) this.hooks.readFailed(e, errno);
   }
@@ -100,10 +105,13 @@ export class Forwarder implements RouterOutput {
     if (routed) {
       if (e.routerInterface === undefined || this.router === undefined) return acct.drop(index, 'no_egress');
       const segment = gso ? gsoSegmentLength(buf, off, frameLen, 0) : 0;
+      if (segment < 0) return acct.drop(index, 'bad_gso');
       this.router.receive(index, buf, off, len, segment, true, this.now);
       return;
     }
+    // A GSO frame whose headers cannot be read has no segment size to check against an MTU: dropped here.
     const segment = gso ? gsoSegmentLength(buf, off, frameLen, l3OffsetAt(buf, off + VNET_HDR_LEN)) : 0;
+    if (segment < 0) return acct.drop(index, 'bad_gso');
     const v = this.verdict;
     v.reset();
     e.bridge.bridge.forward(e.sw, buf, off + VNET_HDR_LEN, frameLen, segment, this.now, v);

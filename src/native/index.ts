@@ -64,8 +64,12 @@ export interface IoLoopOptions {
   ioUring?: boolean;
 }
 
-/** BatchHandler receives `count` frames read from `port` (or an errno that stopped its polling). */
-export type BatchHandler = (port: number, count: number, errno: number) => void;
+/**
+ * BatchHandler receives `count` frames read from `port`, the errno that stopped its polling (0 if none:
+ * the device is gone), and `skipped`, the frames the kernel failed to hand over one by one while reading
+ * went on (absent counts as 0; native/ioloop.cc's header comment says which errors are which).
+ */
+export type BatchHandler = (port: number, count: number, errno: number, skipped?: number) => void;
 
 /** NativeAddon is the surface of build/Release/tapwire.node. */
 export interface NativeAddon {

@@ -29,13 +29,13 @@ export const DROP_REASONS = [
   'port_down',
   /** egress: the device refused the write for another reason */
   'write_error',
-  /** ingress: reading from the device failed */
+  /** ingress: reading from the device failed for good (the device is gone); the port goes to `error` */
   'read_error',
   /** ingress: a socket port's peer sent a length no frame can have; its connection is closed */
   'bad_framing',
   /** egress: a socket port's peer reads too slowly: its send queue is full */
   'backlog',
-  /** egress, to a port without offloads: a GSO frame whose header does not match its packet (type, lengths, offsets) */
+  /** ingress: a GSO frame whose packet headers cannot be read (so its segment size is unknown); egress, to a port without offloads: a GSO frame whose header does not match its packet (type, lengths, offsets) */
   'bad_gso',
   /** egress, to a port without offloads: a GSO frame tapwire does not segment (UFO, IPv6 routing/fragment/AH/ESP headers, QinQ) */
   'unsupported_gso',
@@ -43,6 +43,9 @@ export const DROP_REASONS = [
   'too_many_segments',
   /** any: handling the frame threw (a bug): the frame is dropped, logged (rate-limited), and forwarding goes on */
   'internal_error',
+  /** ingress: the kernel took one frame off the device's queue and failed to hand it over (EINVAL, EMSGSIZE,
+   * ENOBUFS, ENOMEM; e.g. a UFO frame a guest wrote into its TAP); reading goes on */
+  'rx_frame_error',
 ] as const;
 
 /** ROUTER_DROP_REASONS are why the router discards a packet; each is counted once per packet. */

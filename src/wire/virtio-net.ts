@@ -78,22 +78,55 @@ export function vnetHeaderValid(buf: Uint8Array, off: number, frameLen: number):
   return true;
 }
 
+/** IPV6_EXT_MAX is how many IPv6 extension headers gsoSegmentLength walks before it gives up on a packet. */
+const IPV6_EXT_MAX = 8;
+
 /**
  * gsoSegmentLength returns the IP length of each segment a GSO frame will be cut into: its network and
- * transport headers plus gso_size. The header lengths come from the frame (csum_start points at the
- * transport header; TCP's data offset, or 8 for UDP), as the kernel's skb_gso_validate_network_len does.
- * `off` is the vnet header, the frame follows it; the header was checked with vnetHeaderValid.
+ * transport headers plus gso_size, which is what the bridge and the router compare with an egress MTU.
+ * The header lengths are read from the packet itself whatever the flags say (IPv4 IHL, or IPv6's 40
+ * bytes and its extension headers; TCP's data offset, or 8 for UDP), as the kernel's
+ * skb_gso_validate_network_len does: hdr_len and csum_start are the sender's word and may be 0 (a
+ * header without NEEDS_CSUM), so they are never used. The transport header is taken to be what the GSO
+ * type says (TCP for TCPV4/TCPV6, UDP otherwise); whether the packet agrees (IP version, protocol) is
+ * segmentFrame's check (bad_gso) at a port without offloads, the kernel's at one with them. It returns
+ * -1 when the lengths cannot be read: not IPv4 or IPv6, an IHL or TCP data offset below the minimum,
+ * more than IPV6_EXT_MAX extension headers, or headers cut by the end of the frame. Such a frame has no
+ * segment size and is dropped (bad_gso), never passed on as if it fitted. `off` is the vnet header, the
+ * frame follows it (`frameLen` bytes); `l3Start` is where the IP header starts in the frame (0 on a
+ * routed link).
  */
 export function gsoSegmentLength(buf: Uint8Array, off: number, frameLen: number, l3Start: number): number {
-  const gsoSize = gsoSizeAt(buf, off);
-  if ((buf[off + VNET.FLAGS]! & VNET_FLAG.NEEDS_CSUM) === 0) return gsoSize;
-  const l4 = u16le(buf, off + VNET.CSUM_START);
   const type = buf[off + VNET.GSO_TYPE]! & ~GSO.ECN;
-  const frame = off + VNET_HDR_LEN;
+  const l3 = off + VNET_HDR_LEN + l3Start;
+  const end = off + VNET_HDR_LEN + frameLen;
+  if (l3 + 1 > end) return -1;
+  const version = buf[l3]! >>> 4;
+  let l4: number;
+  if (version === 4) {
+    const ihl = (buf[l3]! & 0x0f) * 4;
+    if (ihl < 20 || l3 + ihl > end) return -1;
+    l4 = l3 + ihl;
+  } else if (version === 6) {
+    if (l3 + 40 > end) return -1;
+    l4 = l3 + 40;
+    let proto = buf[l3 + 6]!;
+    // Hop-by-Hop, Routing, Destination Options, Fragment and AH come before the transport header.
+    for (let n = 0; proto === 0 || proto === 43 || proto === 60 || proto === 44 || proto === 51; n++) {
+      if (n === IPV6_EXT_MAX || l4 + 8 > end) return -1;
+      const next = buf[l4]!;
+      l4 += proto === 44 ? 8 : proto === 51 ? (buf[l4 + 1]! + 2) * 4 : (buf[l4 + 1]! + 1) * 8;
+      proto = next;
+    }
+  } else {
+    return -1;
+  }
   let l4Header = 8;
   if (type === GSO.TCPV4 || type === GSO.TCPV6) {
-    if (l4 + 13 > frameLen) return gsoSize;
-    l4Header = (buf[frame + l4 + 12]! >>> 4) * 4;
+    if (l4 + 13 > end) return -1;
+    l4Header = (buf[l4 + 12]! >>> 4) * 4;
+    if (l4Header < 20) return -1;
   }
-  return l4 - l3Start + l4Header + gsoSize;
+  if (l4 + l4Header > end) return -1;
+  return l4 - l3 + l4Header + gsoSizeAt(buf, off);
 }

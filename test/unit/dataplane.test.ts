@@ -4,6 +4,7 @@ import { TwError } from '../../src/errors.js';
 import { CounterBlock } from '../../src/dataplane/counters.js';
 import { DataPlane, HOUSEKEEPING_MS } from '../../src/dataplane/dataplane.js';
 import { FakeIo, FakePorts } from '../../src/ports/fake-port.js';
+import type { BatchHandler } from '../../src/native/index.js';
 import { BROADCAST, emitEthernet } from '../../src/wire/ethernet.js';
 import { GSO, VNET_FLAG, VNET_HDR_LEN, emitVnetHeader } from '../../src/wire/virtio-net.js';
 import { parseCidr } from '../../src/wire/cidr.js';
@@ -18,6 +19,8 @@ function withVnet(eth: Uint8Array, gsoSize = 0): Uint8Array {
   if (gsoSize > 0) {
     // TCP/IPv4 without options: the transport header at 34, its data offset says 20 bytes.
     emitVnetHeader({ flags: VNET_FLAG.NEEDS_CSUM, gsoType: GSO.TCPV4, hdrLen: 66, gsoSize, csumStart: 34, csumOffset: 16, numBuffers: 0 }, out);
+    out[VNET_HDR_LEN + 14] = 0x45;
+    out[VNET_HDR_LEN + 14 + 9] = 6;
     out[VNET_HDR_LEN + 34 + 12] = 0x50;
   }
   return out;
@@ -110,11 +113,109 @@ test('dataplane: a GSO frame is checked by the IP length of its segments, header
   assert.equal(io.take(taps.fdOf('d')).length, 1, '20 + 20 + 1440 = 1480 fits');
 });
 
+const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
+
+/**
+ * gsoFrame is a vnet header (as hex) and a 4,000-byte TCP frame from H1 to broadcast behind it: IPv4
+ * (no options) or IPv6, a 20-byte TCP header, zero payload.
+ */
+function gsoFrame(vnet: string, v6: boolean): Uint8Array {
+  const ethernet = v6 ? 'ffffffffffff 020000000001 86dd' : 'ffffffffffff 020000000001 0800';
+  const ip = v6
+    ? '6000 0000 0f6a 0640 fd000000000000000000000000000001 fd000000000000000000000000000002' // payload 4000 - 54
+    : '4500 0f92 0000 4000 4006 0000 0a000001 0a000002'; // total length 4000 - 14
+  const tcp = '3039 0050 00000001 00000000 5010 ffff 0000 0000';
+  const head = hex(vnet + ethernet + ip + tcp);
+  const out = new Uint8Array(VNET_HDR_LEN + 4000);
+  out.set(head, 0);
+  return out;
+}
+
+test('dataplane: a GSO frame without NEEDS_CSUM is checked by its segments with their headers (flags 0 and 2, IPv4 and IPv6)', () => {
+  const counters = new CounterBlock();
+  const taps = new FakePorts();
+  let io!: FakeIo;
+  const plane = new DataPlane({ counters, io: (onBatch) => (io = new FakeIo(onBatch, 8, 8192, 64)), devices: taps, clock: () => 0 });
+  plane.addBridge({ name: 'br0', agingSeconds: 300, fdbMax: 8192 });
+  const a = plane.addPort('br0', tap('a'));
+  const narrow = plane.addPort('br0', tap('n')); // MTU 1500
+  const fits4 = plane.addPort('br0', tap('f4', { mtu: 1510 })); // 20 + 20 + 1470
+  const fits6 = plane.addPort('br0', tap('f6', { mtu: 1508 })); // 40 + 20 + 1448
+  // IP length of each segment: IPv4 20 + 20 + 1470 = 1510, IPv6 40 + 20 + 1448 = 1508.
+  const cases = [
+    { vnet: '00 01 3600 be05 0000 0000 0000', v6: false, f4: 1, f6: 0 },
+    { vnet: '02 01 3600 be05 0000 0000 0000', v6: false, f4: 1, f6: 0 },
+    { vnet: '00 04 4a00 a805 0000 0000 0000', v6: true, f4: 1, f6: 1 },
+  ];
+  for (const [k, c] of cases.entries()) {
+    const f = gsoFrame(c.vnet, c.v6);
+    io.deliver(a.index, [f]);
+    assert.deepEqual(io.take(taps.fdOf('n')), [], `${c.vnet}: the segments do not fit MTU 1500`);
+    assert.equal(counters.readPort(narrow.index).drops.too_big, k + 1, c.vnet);
+    assert.deepEqual(io.take(taps.fdOf('f4')), c.f4 ? [f] : [], `${c.vnet}: MTU 1510`);
+    assert.deepEqual(io.take(taps.fdOf('f6')), c.f6 ? [f] : [], `${c.vnet}: MTU 1508`);
+  }
+  assert.equal(counters.readPort(fits6.index).drops.too_big, 2, 'the IPv4 segments (1510) do not fit 1508');
+  assert.equal(counters.readPort(fits4.index).drops.too_big, undefined);
+});
+
+test('dataplane: a GSO frame whose packet headers cannot be read is dropped as bad_gso, not passed on', () => {
+  const counters = new CounterBlock();
+  const taps = new FakePorts();
+  let io!: FakeIo;
+  const plane = new DataPlane({ counters, io: (onBatch) => (io = new FakeIo(onBatch, 8, 8192, 64)), devices: taps, clock: () => 0 });
+  plane.addBridge({ name: 'br0', agingSeconds: 300, fdbMax: 8192 });
+  const a = plane.addPort('br0', tap('a'));
+  plane.addPort('br0', tap('wide', { mtu: 9000 }));
+  const notIp = gsoFrame('00 01 3600 be05 0000 0000 0000', false);
+  notIp[VNET_HDR_LEN + 14] = 0xab; // version 10
+  const shortIhl = gsoFrame('00 01 3600 be05 0000 0000 0000', false);
+  shortIhl[VNET_HDR_LEN + 14] = 0x44; // IHL 16 bytes
+  const badDataOffset = gsoFrame('00 01 3600 be05 0000 0000 0000', false);
+  badDataOffset[VNET_HDR_LEN + 34 + 12] = 0x40; // a 16-byte TCP header
+  const v6Cut = gsoFrame('00 04 4a00 a805 0000 0000 0000', true).subarray(0, VNET_HDR_LEN + 14 + 36); // IPv6 header cut
+  const cut = gsoFrame('00 01 3600 be05 0000 0000 0000', false).subarray(0, VNET_HDR_LEN + 14 + 20 + 10); // TCP header cut
+  io.deliver(a.index, [notIp, shortIhl, badDataOffset, v6Cut, cut]);
+  assert.deepEqual(io.take(taps.fdOf('wide')), []);
+  assert.deepEqual(counters.readPort(a.index).drops, { bad_gso: 5 });
+});
+
 test('dataplane: a read error marks the port error and counts read_error', () => {
   const { io, plane, counters, a } = setup();
   io.fail(a.index, 77);
   assert.equal(counters.readPort(a.index).drops.read_error, 1);
   assert.equal(plane.listPorts('br0').find((p) => p.name === 'a')!.state, 'error');
+});
+
+test('dataplane: a frame the kernel failed to hand over is one rx_frame_error drop; the port stays up and reads on', () => {
+  const counters = new CounterBlock();
+  const taps = new FakePorts();
+  let io!: FakeIo;
+  let onBatch!: BatchHandler;
+  const plane = new DataPlane({
+    counters,
+    io: (handler) => {
+      onBatch = handler;
+      return (io = new FakeIo(handler, 8, 2048, 64));
+    },
+    devices: taps,
+    clock: () => 0,
+  });
+  plane.addBridge({ name: 'br0', agingSeconds: 300, fdbMax: 8192 });
+  const a = plane.addPort('br0', tap('a'));
+  plane.addPort('br0', tap('b'));
+  // As the native loop reports it: one frame read, one lost with EINVAL (a UFO frame on an AF_PACKET socket).
+  const f = withVnet(eth(BROADCAST, H1));
+  io.rx.set(f, 0);
+  io.offsets[0] = 0;
+  io.lengths[0] = f.length;
+  onBatch(a.index, 1, 0, 1);
+  assert.deepEqual(io.take(taps.fdOf('b')), [f], 'the frame read in the same batch crosses');
+  onBatch(a.index, 0, 0, 2);
+  assert.deepEqual(counters.readPort(a.index).drops, { rx_frame_error: 3 });
+  assert.equal(plane.listPorts('br0').find((p) => p.name === 'a')!.state, 'up');
+  io.deliver(a.index, [withVnet(eth(BROADCAST, H1))]);
+  assert.equal(io.take(taps.fdOf('b')).length, 1, 'the port is still polled');
 });
 
 test('dataplane: a frame that makes the forwarder throw is dropped as internal_error, logged once, and the batch goes on', () => {

@@ -118,9 +118,44 @@ test('cidr: parses IPv4 and IPv6 with prefix lengths and rejects the rest', () =
 test('virtio-net: the segment length of a GSO frame counts its IP and transport headers', () => {
   const frame = new Uint8Array(12 + 14 + 20 + 32 + 3000);
   frame.set(VNET_TCP4_GSO, 0); // csum_start 34, gso_size 1448
+  frame.set(hex('4500 0c18 0000 4000 4006'), 12 + 14); // IPv4, TCP
   frame[12 + 34 + 12] = 0x80; // a 32-byte TCP header (timestamps)
   assert.equal(gsoSegmentLength(frame, 0, frame.length - 12, 14), 20 + 32 + 1448);
   const udp = new Uint8Array(12 + 14 + 40 + 8 + 3000);
   emitVnetHeader({ flags: VNET_FLAG.NEEDS_CSUM, gsoType: GSO.UDP_L4, hdrLen: 62, gsoSize: 1200, csumStart: 54, csumOffset: 6, numBuffers: 0 }, udp);
+  udp.set(hex('6000 0000 0bc0 1140'), 12 + 14); // IPv6, UDP
   assert.equal(gsoSegmentLength(udp, 0, udp.length - 12, 14), 40 + 8 + 1200, 'UDP over IPv6');
+});
+
+test('virtio-net: the segment length comes from the packet whatever the flags, hdr_len and csum_start say', () => {
+  // flags 0 (no NEEDS_CSUM), csum_start 0, hdr_len 0x36: TCP/IPv4 with a 24-byte IP header (options).
+  const v4 = new Uint8Array(12 + 14 + 24 + 20 + 3000);
+  v4.set(hex('00 01 3600 be05 0000 0000 0000'), 0);
+  v4.set(hex('4600 0c24 0000 4000 4006'), 12 + 14);
+  v4[12 + 38 + 12] = 0x50;
+  assert.equal(gsoSegmentLength(v4, 0, v4.length - 12, 14), 24 + 20 + 1470);
+  v4[0] = VNET_FLAG.DATA_VALID;
+  assert.equal(gsoSegmentLength(v4, 0, v4.length - 12, 14), 24 + 20 + 1470, 'DATA_VALID');
+  const routed = new Uint8Array(v4.length - 14);
+  routed.set(v4.subarray(0, 12), 0);
+  routed.set(v4.subarray(26), 12);
+  assert.equal(gsoSegmentLength(routed, 0, routed.length - 12, 0), 24 + 20 + 1470, 'a routed link: IP at 0');
+  // TCP/IPv6 behind a Hop-by-Hop header of 8 bytes.
+  const v6 = new Uint8Array(12 + 14 + 40 + 8 + 20 + 3000);
+  v6.set(hex('00 04 0000 a805 0000 0000 0000'), 0);
+  v6.set(hex('6000 0000 0bd4 0040'), 12 + 14); // next header 0 (Hop-by-Hop)
+  v6.set(hex('0600 0000 0000 0000'), 12 + 54); // then TCP
+  v6[12 + 62 + 12] = 0x50;
+  assert.equal(gsoSegmentLength(v6, 0, v6.length - 12, 14), 40 + 8 + 20 + 1448);
+  // Nonsense gives -1.
+  const bad = (mutate: (f: Uint8Array) => void, what: string): void => {
+    const f = v4.slice();
+    mutate(f);
+    assert.equal(gsoSegmentLength(f, 0, f.length - 12, 14), -1, what);
+  };
+  bad((f) => (f[26] = 0x55), 'IP version 5');
+  bad((f) => (f[26] = 0x44), 'IHL 16');
+  bad((f) => (f[26] = 0x4f), 'IHL 60 is fine, but the TCP data offset read there is 0');
+  bad((f) => (f[12 + 38 + 12] = 0x10), 'data offset 4 bytes');
+  assert.equal(gsoSegmentLength(v4, 0, 14 + 24 + 10, 14), -1, 'TCP header cut by the end of the frame');
 });
