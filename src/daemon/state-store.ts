@@ -58,6 +58,9 @@ export interface SavedState {
   routes?: SavedRoute[];
 }
 
+/** STATE_DIR_MODE is the mode a state directory is created with (its files are 0640, the API token 0600). */
+export const STATE_DIR_MODE = 0o750;
+
 /** StateError says why a state file cannot be used. */
 export class StateError extends Error {
   override name = 'StateError';
@@ -103,7 +106,7 @@ export class StateStore {
 
   /** save writes `state` atomically (see the comment at the top of this file). */
   save(state: SavedState): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o750 });
+    mkdirSync(this.dir, { recursive: true, mode: STATE_DIR_MODE });
     const tmp = `${this.path}.${process.pid}.tmp`;
     const fd = openSync(tmp, 'w', 0o640);
     try {
