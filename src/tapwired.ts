@@ -16,7 +16,7 @@ import { parseHostPort, restrictSocket } from './api/listen.js';
 import { Metrics } from './metrics/metrics.js';
 import { Daemon } from './daemon/daemon.js';
 import { FdServer, fdSocketFor, prepareSocket } from './ports/fd-server.js';
-import { StateError, StateStore } from './daemon/state-store.js';
+import { STATE_DIR_MODE, StateError, StateStore } from './daemon/state-store.js';
 import { topology } from './daemon/specs.js';
 
 const USAGE = `Usage: tapwired [options]
@@ -87,7 +87,8 @@ function parseFlags(): Record<Flag, string | undefined> | undefined {
   return out;
 }
 
-/** apiToken reads --token-file, or reuses/generates <state-dir>/api-token (mode 0600). */
+/** apiToken reads --token-file, or reuses/generates <state-dir>/api-token (mode 0600), making the state
+ * directory first when it does not exist yet (as the state store would at its first save). */
 function apiToken(tokenFile: string | undefined, stateDir: string): { token: string; path: string; generated: boolean } {
   const path = tokenFile ?? join(stateDir, 'api-token');
   if (tokenFile !== undefined || existsSync(path)) {
@@ -96,6 +97,7 @@ function apiToken(tokenFile: string | undefined, stateDir: string): { token: str
     return { token, path, generated: false };
   }
   const token = randomBytes(32).toString('base64url');
+  mkdirSync(stateDir, { recursive: true, mode: STATE_DIR_MODE });
   writeFileSync(path, `${token}\n`, { mode: 0o600, flag: 'wx' });
   return { token, path, generated: true };
 }

@@ -8,6 +8,8 @@ import { Bridge, FdbEntry, Health, Link, Neighbor, Port, Route, RouterInterface 
 import { bearerAuth } from './auth.js';
 import type { DaemonApi } from './daemon-api.js';
 import { errorHandler, problem, sendProblem } from './problem.js';
+import { apiLogger } from './log.js';
+import { useStrictJsonBodies } from './json-body.js';
 import { Problem } from './schemas.js';
 import { bridgeRoutes } from './routes/bridges.js';
 import { portRoutes } from './routes/ports.js';
@@ -36,12 +38,15 @@ export const BODY_LIMIT = 64 * 1024;
  * method of `daemon`: only requests do. */
 export async function buildApp(daemon: DaemonApi, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = fastify({
-    loggerInstance: options.logger,
+    loggerInstance: options.logger === undefined ? undefined : apiLogger(options.logger),
     bodyLimit: BODY_LIMIT,
+    // Errors fastify meets before routing (a bad URL, a path parameter over 100 characters) are problems too.
+    frameworkErrors: (error, request, reply) => void errorHandler(error, request, reply),
     // Reject what the schemas do not allow instead of quietly removing or converting it.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
   });
   app.setErrorHandler(errorHandler);
+  useStrictJsonBodies(app);
   app.setNotFoundHandler((req, reply) => sendProblem(reply, problem('TW_ERR_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)));
   if (options.token !== undefined) app.addHook('onRequest', bearerAuth(options.token));
   const metrics = options.metrics;
@@ -84,7 +89,12 @@ export async function buildApp(daemon: DaemonApi, options: AppOptions = {}): Pro
 
 /** buildMetricsApp builds the unauthenticated listener of --metrics-listen: only GET /metrics. */
 export async function buildMetricsApp(metrics: MetricsEndpoint, logger?: FastifyBaseLogger): Promise<FastifyInstance> {
-  const app = fastify({ loggerInstance: logger, bodyLimit: 1024 });
+  const app = fastify({
+    loggerInstance: logger === undefined ? undefined : apiLogger(logger),
+    bodyLimit: 1024,
+    frameworkErrors: (error, request, reply) => void errorHandler(error, request, reply),
+  });
+  app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) => sendProblem(reply, problem('TW_ERR_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}; this listener serves only GET /metrics`)));
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.render()));
   return app;

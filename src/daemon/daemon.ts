@@ -72,6 +72,8 @@ export class Daemon {
 
   /** start runs the data plane and rebuilds the saved state (if a store is given). */
   static async start(log: Logger, options: DaemonOptions = {}): Promise<Daemon> {
+    // Warnings of the load itself (stale temporary files removed) are logged too.
+    if (options.store !== undefined) options.store.onWarning = (message) => log.warn({}, message);
     const saved = options.store?.load(); // throws StateError before anything is started
     const plane = new DataPlaneClient(
       (l: WorkerLog) => log[l.level](l.fields ?? {}, l.msg),
@@ -80,7 +82,6 @@ export class Daemon {
     );
     await plane.started();
     const daemon = new Daemon(plane, log, options.store, { dir: options.socketDir, own: options.ownSockets });
-    if (options.store !== undefined) options.store.onWarning = (message) => log.warn({}, message);
     if (saved !== undefined) await daemon.restore(saved);
     return daemon;
   }

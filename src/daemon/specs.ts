@@ -143,7 +143,7 @@ export function portSpec(input: unknown, where = 'port'): PortSpec {
     spec.netns = o.netns;
   }
   if (o.mac !== undefined) spec.mac = checkUnicastMac(o.mac, `${where}.mac`);
-  if (o.mtu !== undefined) spec.mtu = integer(o.mtu, `${where}.mtu`, MTU_RANGE.min, MTU_RANGE.max);
+  if (o.mtu !== undefined) spec.mtu = checkMtu(o.mtu, `${where}.mtu`, spec.addresses);
   if (o.up !== undefined) {
     if (typeof o.up !== 'boolean') throw invalid(`${where}.up must be true or false`);
     spec.up = o.up;
@@ -307,13 +307,18 @@ function checkMtu(value: unknown, where: string, addresses: Cidr[]): number {
   return mtu;
 }
 
-// checkHostAddresses refuses IPv4 addresses that name a whole network or its broadcast (prefixes up to /30;
-// /31 and /32 have neither, RFC 3021).
+// checkHostAddresses refuses addresses that cannot be an interface's own: unspecified, multicast, loopback
+// or the limited broadcast (either family), and IPv4 addresses that name a whole network or its broadcast
+// (prefixes up to /30; /31 and /32 have neither, RFC 3021).
 function checkHostAddresses(addresses: Cidr[], where: string): void {
   addresses.forEach((a, i) => {
+    const address = a.text.split('/')[0]!;
+    if (isUnspecified(a.address)) throw invalid(`${where}[${i}]: ${address} is the unspecified address; an interface needs a unicast host address`);
+    if (isMulticast(a.address)) throw invalid(`${where}[${i}]: ${address} is multicast; an interface needs a unicast host address`);
+    if (isLoopback(a.address)) throw invalid(`${where}[${i}]: ${address} is a loopback address; an interface needs a unicast host address`);
+    if (isLimitedBroadcast(a.address)) throw invalid(`${where}[${i}]: ${address} is the broadcast address; an interface needs a unicast host address`);
     if (a.family !== 4 || a.prefixLength > 30) return;
     const net = prefixOf(a);
-    const address = a.text.split('/')[0]!;
     if (net.text === a.text) throw invalid(`${where}[${i}]: ${address} is the network address of ${net.text}; an interface needs a host address`);
     const broadcast = a.address.every((b, j) => {
       const hostMask = 0xff >> Math.max(0, Math.min(8, a.prefixLength - j * 8));

@@ -3,7 +3,12 @@
 // directory), so a crash or kill -9 at any moment leaves either the old or the new state, never a torn one.
 // A file that cannot be read as a state of a known version is never overwritten: load() throws and the
 // daemon refuses to start, keeping the file for a person to look at.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+// A save killed between creating its temporary file (state.json.<pid>.tmp) and the rename leaves that file
+// behind. The daemon is the only writer of its state directory, so load(), which runs once at start before
+// any save, removes the temporary files of processes that are gone, and of its own pid (a former process
+// that had the same pid, as pid 1 in a container): no save of this process is under way yet. A file of a
+// live process other than this one is left alone, in case another tapwired is wrongly saving there now.
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Cidr } from '../wire/cidr.js';
 import type { BridgeSpec, FdbRow, IpAddress, LinkSpec, NetdevPortSpec, RouteSpec, RouterInterfaceSpec, SocketPortSpec, TapPortSpec, VmPortSpec } from '../dataplane/protocol.js';
@@ -58,6 +63,9 @@ export interface SavedState {
   routes?: SavedRoute[];
 }
 
+/** STATE_DIR_MODE is the mode a state directory is created with (its files are 0640, the API token 0600). */
+export const STATE_DIR_MODE = 0o750;
+
 /** StateError says why a state file cannot be used. */
 export class StateError extends Error {
   override name = 'StateError';
@@ -74,8 +82,10 @@ export class StateStore {
     this.path = join(dir, 'state.json');
   }
 
-  /** load returns the saved state, undefined when there is none yet, or throws StateError. */
+  /** load returns the saved state, undefined when there is none yet, or throws StateError. It first
+   * removes stale temporary files (see the comment at the top of this file). */
   load(): SavedState | undefined {
+    this.removeStaleTemporaries();
     let text: string;
     try {
       text = readFileSync(this.path, 'utf8');
@@ -101,9 +111,35 @@ export class StateStore {
     return data as SavedState;
   }
 
+  /** removeStaleTemporaries removes state.json.<pid>.tmp files whose pid is this process's or no
+   * process's, and returns their names; failures to list or remove are reported to onWarning only. */
+  removeStaleTemporaries(): string[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.onWarning?.(`cannot list ${this.dir}: ${(e as Error).message}`);
+      return [];
+    }
+    const removed: string[] = [];
+    for (const name of names) {
+      const m = /^state\.json\.(\d+)\.tmp$/.exec(name);
+      if (m === null) continue;
+      const pid = Number(m[1]);
+      if (pid !== process.pid && isAlive(pid)) continue;
+      try {
+        unlinkSync(join(this.dir, name));
+        removed.push(name);
+      } catch (e) {
+        this.onWarning?.(`cannot remove the stale ${join(this.dir, name)}: ${(e as Error).message}`);
+      }
+    }
+    return removed;
+  }
+
   /** save writes `state` atomically (see the comment at the top of this file). */
   save(state: SavedState): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o750 });
+    mkdirSync(this.dir, { recursive: true, mode: STATE_DIR_MODE });
     const tmp = `${this.path}.${process.pid}.tmp`;
     const fd = openSync(tmp, 'w', 0o640);
     try {
@@ -128,5 +164,16 @@ export class StateStore {
     } catch (e) {
       this.onWarning?.(`state saved, but fsync of ${this.dir} failed: ${(e as Error).message}`);
     }
+  }
+}
+
+// isAlive tells whether a process with `pid` exists (EPERM: it does, under another user).
+function isAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

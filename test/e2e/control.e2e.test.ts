@@ -139,6 +139,14 @@ test('the TCP listener requires the bearer token; the metrics listener serves on
     assert.equal((await req(`Bearer ${token}`, 'GET', '/v1/bridges')).text, '[]', 'the refused requests changed nothing');
     assert.equal((await req(`Bearer ${token}`, 'POST', '/v1/bridges', { name: 'br0' })).status, 201);
     assert.equal((await curl(files.socket, 'GET', '/v1/bridges/br0')).status, 200, 'the unix socket needs no token');
+    // A token put in the query string by mistake is refused and, like the header, never reaches the log.
+    assert.equal((await req(undefined, 'GET', `/v1/bridges?token=${token}`)).status, 401);
+    assert.equal((await req(`Bearer ${token}`, 'GET', `/v1/bridges/br0?token=${token}`)).status, 200);
+    const long = await req(`Bearer ${token}`, 'GET', `/v1/bridges/${'b'.repeat(101)}?token=${token}`);
+    assert.equal(long.status, 400, long.text);
+    assert.equal((JSON.parse(long.text) as { code: string }).code, 'TW_ERR_VALIDATION');
+    await daemon.waitFor((l) => l.msg === 'incoming request' && (l.req as { url?: string } | undefined)?.url === '/v1/bridges/br0');
+    await daemon.waitFor((l) => l.msg === 'incoming request' && (l.req as { url?: string } | undefined)?.url === `/v1/bridges/${'b'.repeat(101)}`);
     assert.doesNotMatch(daemon.lines.map((l) => JSON.stringify(l)).join('\n'), new RegExp(token), 'the token is never logged');
     const open = async (path: string) => {
       const r = await lab.exec('d', 'curl', ['-sS', '-o', '-', '-w', '\n%{http_code}', `http://127.0.0.1:7412${path}`]);

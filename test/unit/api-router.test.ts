@@ -212,6 +212,9 @@ describe('router API', () => {
     await rejects(c, 'POST', url, { name: 'r1', bridge: 'br1' }, 400, 'TW_ERR_VALIDATION', /addresses/);
     await rejects(c, 'POST', url, { name: 'r1', bridge: 'br1', addresses: [] }, 400, 'TW_ERR_VALIDATION', /addresses/);
     await rejects(c, 'POST', url, { name: 'r1', bridge: 'br1', addresses: ['10.1.0.0/24'] }, 400, 'TW_ERR_VALIDATION', /10\.1\.0\.0 is the network address of 10\.1\.0\.0\/24/);
+    for (const address of ['224.0.0.1/24', '127.0.0.1/8', '0.0.0.0/8', 'ff02::1/64', '::1/128', '::/64']) {
+      await rejects(c, 'POST', url, { name: 'r1', bridge: 'br1', addresses: [address] }, 400, 'TW_ERR_VALIDATION', /an interface needs a unicast host address/);
+    }
     await rejects(c, 'POST', url, { name: 'r1', bridge: 'br1', addresses: ['10.1.0.254/24'], vlan: 1 }, 400, 'TW_ERR_VALIDATION', /unknown field "vlan"/);
     await rejects(c, 'POST', url, { name: 'r1', bridge: 'br1', addresses: ['10.1.0.254/24'], mac: '01:00:5e:00:00:01' }, 400, 'TW_ERR_VALIDATION', /unicast/);
     await rejects(

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { connect, createServer, type Server } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.js';
 import { OPENAPI_FILE, renderOpenApi } from '../../src/api/export-openapi.js';
@@ -177,6 +179,9 @@ describe('REST API', () => {
     await rejects(c, 'POST', url, { name: 'p3', kind: 'tap', addresses: ['10.0.0.256/24'] }, 400, 'TW_ERR_VALIDATION', /addresses\[0\]/);
     await rejects(c, 'POST', url, { name: 'p3', kind: 'tap', addresses: ['fd00::1/129'] }, 400, 'TW_ERR_VALIDATION', /128/);
     await rejects(c, 'POST', url, { name: 'p3', kind: 'tap', mtu: 67 }, 400, 'TW_ERR_VALIDATION', /mtu/);
+    for (const mtu of [68, 1000]) {
+      await rejects(c, 'POST', url, { name: 'p3', kind: 'tap', addresses: ['fd00::3/64'], mtu }, 400, 'TW_ERR_VALIDATION', /port\.mtu must be at least 1280 with IPv6/);
+    }
     await rejects(c, 'POST', url, { name: 'p3', kind: 'tap', up: 'yes' }, 400, 'TW_ERR_VALIDATION', /up/);
     await rejects(c, 'POST', url, { name: 'p3', kind: 'tap', ifname: 'x' }, 400, 'TW_ERR_VALIDATION', /unknown field "ifname"/);
     await rejects(c, 'POST', url, { name: 'p3', kind: 'tap', netns: 'nowhere' }, 400, 'TW_ERR_VALIDATION', /nowhere does not exist/);
@@ -267,6 +272,35 @@ describe('REST API', () => {
     assert.deepEqual(await snapshot(c), before);
   });
 
+  test("fastify's own errors and bodies that are not plain UTF-8 JSON are problems of the error table too", async () => {
+    // A path parameter over 100 characters (fastify's 414) is an invalid name; a path that is not UTF-8 is invalid.
+    await rejects(c, 'GET', `/v1/bridges/${'a'.repeat(101)}`, undefined, 400, 'TW_ERR_VALIDATION', /longer than 100 characters/);
+    await rejects(c, 'DELETE', `/v1/bridges/br0/ports/${'p'.repeat(200)}`, undefined, 400, 'TW_ERR_VALIDATION', /longer than 100 characters/);
+    await rejects(c, 'GET', '/v1/bridges/%E0%A4%A', undefined, 400, 'TW_ERR_VALIDATION', /not valid percent-encoded UTF-8/);
+    const before = await snapshot(c);
+    const post = async (payload: string | Buffer, contentType: string, status: number, code: string, detail: RegExp) => {
+      const r = await c.app.inject({ method: 'POST', url: '/v1/bridges', payload, headers: { 'content-type': contentType } });
+      assert.equal(r.statusCode, status, `${contentType}: ${r.body}`);
+      assert.match(String(r.headers['content-type']), /^application\/problem\+json/);
+      const b = JSON.parse(r.body) as Json;
+      assert.deepEqual(Object.keys(b).sort(), ['code', 'detail', 'status', 'title', 'type']);
+      assert.equal(b.code, code);
+      assert.equal(b.status, status);
+      assert.match(String(b.detail), detail);
+    };
+    const json = '{"name":"brx"}';
+    await post(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(json)]), 'application/json', 400, 'TW_ERR_VALIDATION', /byte order mark/);
+    await post(Buffer.from(`\ufeff${json}`, 'utf16le'), 'application/json; charset=utf-16', 415, 'TW_ERR_UNSUPPORTED_MEDIA_TYPE', /must be UTF-8.*"utf-16"/);
+    await post(json, 'application/json; charset=utf-16', 415, 'TW_ERR_UNSUPPORTED_MEDIA_TYPE', /"utf-16"/);
+    await post(json, 'application/json;charset="ISO-8859-1"', 415, 'TW_ERR_UNSUPPORTED_MEDIA_TYPE', /"iso-8859-1"/);
+    assert.deepEqual(await snapshot(c), before);
+    for (const contentType of ['application/json; charset=UTF-8', 'application/json;charset="utf-8"', 'application/json']) {
+      const r = await c.app.inject({ method: 'POST', url: '/v1/bridges', payload: json, headers: { 'content-type': contentType } });
+      assert.equal(r.statusCode, 201, `${contentType}: ${r.body}`);
+      assert.equal((await call(c, 'DELETE', '/v1/bridges/brx')).status, 204);
+    }
+  });
+
   test('GET /metrics serves the Prometheus text format', async () => {
     const r = await c.app.inject({ method: 'GET', url: '/metrics' });
     assert.equal(r.statusCode, 200);
@@ -309,6 +343,44 @@ describe('REST API with a bearer token (the TCP listener)', () => {
     assert.deepEqual(await snapshot(c), before);
     const ok = await call(c, 'POST', '/v1/bridges', { name: 'br0' }, { authorization: `Bearer ${token}` });
     assert.equal(ok.status, 201);
+  });
+
+  test('the log never holds the token: request lines carry the path without its query, and authorization headers are redacted', async () => {
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(
+          ...chunk
+            .toString()
+            .split('\n')
+            .filter((l) => l !== ''),
+        );
+        done();
+      },
+    });
+    const app = await buildApp(c.daemon, { token, logger: pino({ level: 'trace' }, stream) });
+    await app.ready();
+    try {
+      const bearer = { authorization: `Bearer ${token}` };
+      for (const [url, headers, status] of [
+        [`/v1/bridges?token=${token}`, {}, 401],
+        [`/v1/bridges?token=${token}`, { authorization: 'Bearer wrong-token' }, 401],
+        [`/v1/bridges?token=${token}`, bearer, 200],
+        [`/v1/nothing?token=${token}`, bearer, 404],
+        [`/v1/bridges/${'a'.repeat(101)}?token=${token}`, bearer, 400],
+      ] as const) {
+        const r = await app.inject({ method: 'GET', url, headers });
+        assert.equal(r.statusCode, status, url);
+      }
+      app.log.info({ headers: bearer, req: { method: 'GET', url: `/v1/bridges?token=${token}`, headers: bearer } }, 'a line that names the headers');
+      const incoming = lines.map((l) => JSON.parse(l) as { msg: string; req?: { url: string } }).filter((l) => l.msg === 'incoming request');
+      assert.equal(incoming.length, 5, lines.join('\n'));
+      assert.deepEqual(incoming[0]!.req, { method: 'GET', url: '/v1/bridges', host: 'localhost:80', remoteAddress: '127.0.0.1' });
+      assert.match(lines.at(-1)!, /a line that names the headers/);
+      for (const l of lines) assert.doesNotMatch(l, new RegExp(token), l);
+    } finally {
+      await app.close();
+    }
   });
 });
 

@@ -45,6 +45,10 @@ test('specs: tap ports are checked field by field', () => {
   rejects(() => portSpec({ name: 'h1', kind: 'tap', addresses: '10.0.0.1/24' }), /array/);
   rejects(() => portSpec({ name: 'h1', kind: 'tap', mtu: 67 }), /mtu/);
   rejects(() => portSpec({ name: 'h1', kind: 'tap', mtu: 65522 }), /mtu/);
+  // The kernel refuses IPv6 on a device below 1280 (RFC 8200): refused here, not as a TW_ERR_DEVICE later.
+  for (const mtu of [68, 1000, 1279]) rejects(() => portSpec({ name: 'h1', kind: 'tap', addresses: ['10.0.0.1/24', 'fd00::1/64'], mtu }), /port\.mtu must be at least 1280 with IPv6/);
+  assert.equal((portSpec({ name: 'h1', kind: 'tap', addresses: ['10.0.0.1/24'], mtu: 68 }) as { mtu?: number }).mtu, 68);
+  assert.equal((portSpec({ name: 'h1', kind: 'tap', addresses: ['fd00::1/64'], mtu: 1280 }) as { mtu?: number }).mtu, 1280);
   rejects(() => portSpec({ name: 'h1', kind: 'tap', netns: '../etc' }), /netns/);
   rejects(() => portSpec({ name: 'h1', kind: 'tap', up: 'yes' }), /up/);
   rejects(() => portSpec({ name: 'h1', kind: 'tap', ifname: 'x' }), /unknown field "ifname"/);
@@ -157,6 +161,21 @@ test('specs: router interfaces are on a bridge or a link, with addresses, a deri
   rejects(() => routerInterfaceSpec({ name: 'r0', bridge: 'br0', addresses: ['10.0.0.254/24'], routerAdvertisements: true }), /routerAdvertisements needs an IPv6 address/);
   rejects(() => routerInterfaceSpec({ name: 'r0', bridge: 'br0', addresses: ['10.0.0.254/24'], routerAdvertisements: 'yes' }), /true or false/);
   rejects(() => routerInterfaceSpec({ name: 'r0', bridge: 'br0', addresses: ['fd00::fe/64'], mtu: 1279 }), /at least 1280/);
+  // A router's own address is a unicast host address: not multicast, loopback, unspecified or broadcast.
+  for (const [address, why] of [
+    ['224.0.0.1/24', /224\.0\.0\.1 is multicast/],
+    ['239.1.2.3/8', /239\.1\.2\.3 is multicast/],
+    ['127.0.0.1/8', /127\.0\.0\.1 is a loopback address/],
+    ['0.0.0.0/8', /0\.0\.0\.0 is the unspecified address/],
+    ['0.0.0.0/0', /0\.0\.0\.0 is the unspecified address/],
+    ['255.255.255.255/32', /255\.255\.255\.255 is the broadcast address/],
+    ['ff02::1/64', /ff02::1 is multicast/],
+    ['::1/128', /::1 is a loopback address/],
+    ['::/64', /:: is the unspecified address/],
+  ] as const) {
+    rejects(() => routerInterfaceSpec({ name: 'r0', bridge: 'br0', addresses: ['10.0.0.254/24', address] }), new RegExp(`routerInterface\\.addresses\\[1\\]: ${why.source}`));
+    rejects(() => linkSpec({ name: 'tun0', kind: 'tun', addresses: [address] }), new RegExp(`link\\.addresses\\[0\\]: ${why.source}`));
+  }
   rejects(() => routerInterfaceSpec({ name: 'r0', bridge: 'br0', addresses: ['10.0.0.254/24'], vlan: 5 }), /unknown field "vlan"/);
 });
 
