@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TwError } from '../../src/errors.js';
 import { CounterBlock } from '../../src/dataplane/counters.js';
-import { DataPlane, HOUSEKEEPING_MS } from '../../src/dataplane/dataplane.js';
+import { DataPlane, HOUSEKEEPING_MS, type DataPlaneDeps } from '../../src/dataplane/dataplane.js';
 import { FakeIo, FakePorts } from '../../src/ports/fake-port.js';
 import type { BatchHandler } from '../../src/native/index.js';
 import { BROADCAST, emitEthernet } from '../../src/wire/ethernet.js';
@@ -34,22 +34,35 @@ function tap(name: string, extra: Partial<TapPortSpec> = {}): TapPortSpec {
   return { name, kind: 'tap', addresses: [], up: true, ...extra };
 }
 
-function setup() {
+/** makePlane builds a data plane over fake ports with bridge br0 and no ports; `now` is a manual clock. */
+function makePlane(options: { slotSize?: number; agingSeconds?: number; log?: DataPlaneDeps['log']; wake?: DataPlaneDeps['wake'] } = {}) {
   const counters = new CounterBlock();
   const taps = new FakePorts();
   let io!: FakeIo;
+  let onBatch!: BatchHandler;
   let now = 0;
   const plane = new DataPlane({
     counters,
-    io: (onBatch) => (io = new FakeIo(onBatch, 8, 2048, 64)),
+    io: (handler) => {
+      onBatch = handler;
+      return (io = new FakeIo(handler, 8, options.slotSize ?? 2048, 64));
+    },
     devices: taps,
     clock: () => now,
+    log: options.log,
+    wake: options.wake,
   });
-  plane.addBridge({ name: 'br0', agingSeconds: 300, fdbMax: 8192 });
-  const a = plane.addPort('br0', tap('a'));
-  const b = plane.addPort('br0', tap('b'));
-  const c = plane.addPort('br0', tap('c'));
-  return { plane, io, taps, counters, a, b, c, tick: (ms: number) => (now += ms) };
+  plane.addBridge({ name: 'br0', agingSeconds: options.agingSeconds ?? 300, fdbMax: 8192 });
+  return { plane, io, taps, counters, onBatch, tick: (ms: number) => (now += ms), setNow: (t: number) => (now = t) };
+}
+
+/** setup is makePlane with three tap ports a, b, c. */
+function setup() {
+  const p = makePlane();
+  const a = p.plane.addPort('br0', tap('a'));
+  const b = p.plane.addPort('br0', tap('b'));
+  const c = p.plane.addPort('br0', tap('c'));
+  return { ...p, a, b, c };
 }
 
 test('dataplane: frames cross with their vnet header; counters count frames and bytes', () => {
@@ -132,11 +145,7 @@ function gsoFrame(vnet: string, v6: boolean): Uint8Array {
 }
 
 test('dataplane: a GSO frame without NEEDS_CSUM is checked by its segments with their headers (flags 0 and 2, IPv4 and IPv6)', () => {
-  const counters = new CounterBlock();
-  const taps = new FakePorts();
-  let io!: FakeIo;
-  const plane = new DataPlane({ counters, io: (onBatch) => (io = new FakeIo(onBatch, 8, 8192, 64)), devices: taps, clock: () => 0 });
-  plane.addBridge({ name: 'br0', agingSeconds: 300, fdbMax: 8192 });
+  const { plane, io, taps, counters } = makePlane({ slotSize: 8192 });
   const a = plane.addPort('br0', tap('a'));
   const narrow = plane.addPort('br0', tap('n')); // MTU 1500
   const fits4 = plane.addPort('br0', tap('f4', { mtu: 1510 })); // 20 + 20 + 1470
@@ -160,11 +169,7 @@ test('dataplane: a GSO frame without NEEDS_CSUM is checked by its segments with 
 });
 
 test('dataplane: a GSO frame whose packet headers cannot be read is dropped as bad_gso, not passed on', () => {
-  const counters = new CounterBlock();
-  const taps = new FakePorts();
-  let io!: FakeIo;
-  const plane = new DataPlane({ counters, io: (onBatch) => (io = new FakeIo(onBatch, 8, 8192, 64)), devices: taps, clock: () => 0 });
-  plane.addBridge({ name: 'br0', agingSeconds: 300, fdbMax: 8192 });
+  const { plane, io, taps, counters } = makePlane({ slotSize: 8192 });
   const a = plane.addPort('br0', tap('a'));
   plane.addPort('br0', tap('wide', { mtu: 9000 }));
   const notIp = gsoFrame('00 01 3600 be05 0000 0000 0000', false);
@@ -188,20 +193,7 @@ test('dataplane: a read error marks the port error and counts read_error', () =>
 });
 
 test('dataplane: a frame the kernel failed to hand over is one rx_frame_error drop; the port stays up and reads on', () => {
-  const counters = new CounterBlock();
-  const taps = new FakePorts();
-  let io!: FakeIo;
-  let onBatch!: BatchHandler;
-  const plane = new DataPlane({
-    counters,
-    io: (handler) => {
-      onBatch = handler;
-      return (io = new FakeIo(handler, 8, 2048, 64));
-    },
-    devices: taps,
-    clock: () => 0,
-  });
-  plane.addBridge({ name: 'br0', agingSeconds: 300, fdbMax: 8192 });
+  const { plane, io, taps, counters, onBatch } = makePlane();
   const a = plane.addPort('br0', tap('a'));
   plane.addPort('br0', tap('b'));
   // As the native loop reports it: one frame read, one lost with EINVAL (a UFO frame on an AF_PACKET socket).
@@ -219,12 +211,8 @@ test('dataplane: a frame the kernel failed to hand over is one rx_frame_error dr
 });
 
 test('dataplane: a frame that makes the forwarder throw is dropped as internal_error, logged once, and the batch goes on', () => {
-  const counters = new CounterBlock();
-  const taps = new FakePorts();
-  let io!: FakeIo;
   const logs: { msg: string; fields?: Record<string, unknown> }[] = [];
-  const plane = new DataPlane({ counters, io: (onBatch) => (io = new FakeIo(onBatch, 8, 2048, 64)), devices: taps, clock: () => 0, log: (_l, msg, fields) => logs.push({ msg, fields }) });
-  plane.addBridge({ name: 'br0', agingSeconds: 300, fdbMax: 8192 });
+  const { plane, io, taps, counters } = makePlane({ log: (_l, msg, fields) => logs.push({ msg, fields }) });
   const a = plane.addPort('br0', tap('a'));
   const b = plane.addPort('br0', tap('b'));
   plane.addRouterInterface({ name: 'r0', bridge: 'br0', addresses: [parseCidr('10.9.0.254/24')], mac: '02:00:00:00:00:fe', routerAdvertisements: false });
@@ -246,15 +234,10 @@ test('dataplane: a frame that makes the forwarder throw is dropped as internal_e
 });
 
 test('dataplane: one timer wheel drives RAs, FDB aging and port state; the owner is woken for its earliest deadline', () => {
-  const counters = new CounterBlock();
-  const taps = new FakePorts();
-  let io!: FakeIo;
-  let now = 0;
   const wakes: number[] = [];
-  const plane = new DataPlane({ counters, io: (onBatch) => (io = new FakeIo(onBatch, 8, 2048, 64)), devices: taps, clock: () => now, wake: (at) => wakes.push(at) });
+  const { plane, io, taps, counters, setNow } = makePlane({ agingSeconds: 10, wake: (at) => wakes.push(at) });
   plane.armWake();
   assert.deepEqual(wakes, [HOUSEKEEPING_MS], 'the first wake-up is the housekeeping second');
-  plane.addBridge({ name: 'br0', agingSeconds: 10, fdbMax: 8192 });
   const a = plane.addPort('br0', tap('a'));
   plane.addPort('br0', tap('b'));
   plane.addRouterInterface({ name: 'r0', bridge: 'br0', addresses: [parseCidr('fd09::fe/64')], mac: '02:00:00:00:00:fe', routerAdvertisements: true });
@@ -269,7 +252,7 @@ test('dataplane: one timer wheel drives RAs, FDB aging and port state; the owner
   io.deliver(a.index, [withVnet(eth(BROADCAST, H1))]);
   assert.equal(plane.fdbList('br0').filter((r) => !r.static).length, 1);
   for (let t = 1; t <= 11; t++) {
-    now = t * HOUSEKEEPING_MS;
+    setNow(t * HOUSEKEEPING_MS);
     plane.runTimers();
   }
   assert.equal(plane.fdbList('br0').filter((r) => !r.static).length, 0, 'H1 aged out after 10 s, by the housekeeping timer');
