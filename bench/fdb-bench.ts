@@ -181,20 +181,16 @@ function round(Fdb: FdbClass, w: Workload, out: Figures): void {
 }
 
 /** oneRound measures one implementation in this process and prints its figures as JSON. */
+/** emptyFigures is a Figures with no measurement yet. */
+function emptyFigures(): Figures {
+  return { fillMs: [], heapMB: [], expireNothingMs: [], expireOnePercentMs: [], lookupRandomNs: [], hitRandomNsPerLearn: [], hitHotSetNsPerLearn: [], newAtCapNsPerLearn: [] };
+}
+
 async function oneRound(module: string, n: number): Promise<void> {
   const { Fdb } = (await import(module)) as { Fdb: FdbClass };
   const hotSet = randomIndexes(HOT, n, 777);
   const w: Workload = { n, random: frames(randomIndexes(HITS, n, 12345)), hot: frames(randomIndexes(HITS, HOT, 4242).map((k) => hotSet[k]!)) };
-  const figures: Figures = {
-    fillMs: [],
-    heapMB: [],
-    expireNothingMs: [],
-    expireOnePercentMs: [],
-    lookupRandomNs: [],
-    hitRandomNsPerLearn: [],
-    hitHotSetNsPerLearn: [],
-    newAtCapNsPerLearn: [],
-  };
+  const figures = emptyFigures();
   round(Fdb, w, figures);
   console.log(JSON.stringify(figures));
 }
@@ -204,16 +200,7 @@ async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? 1_000_000);
   const paths = process.argv.slice(3);
   const modules = paths.length > 0 ? paths.map((p) => pathToFileURL(resolve(p)).href) : [new URL('../src/bridge/fdb.js', import.meta.url).href];
-  const figures = modules.map((): Figures => ({
-    fillMs: [],
-    heapMB: [],
-    expireNothingMs: [],
-    expireOnePercentMs: [],
-    lookupRandomNs: [],
-    hitRandomNsPerLearn: [],
-    hitHotSetNsPerLearn: [],
-    newAtCapNsPerLearn: [],
-  }));
+  const figures = modules.map(emptyFigures);
   for (let r = 0; r < ROUNDS; r++) {
     modules.forEach((module, i) => {
       const out = execFileSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--one', module, String(n)], { encoding: 'utf8' });
